@@ -1,0 +1,1 @@
+"""Neural building blocks: encoders, heads, losses, augmentations."""
