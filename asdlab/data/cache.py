@@ -1,9 +1,11 @@
 """On-disk feature cache and the shared cache folder.
 
-Features are stored one ``.npy`` per clip under
-``<cache>/features/<params.key()>/<kk>/<file key>.npy`` where the file key hashes the clip's
+Features are stored one file per clip under
+``<cache>/features/<params.key()>/<kk>/<file key>.f32`` where the file key hashes the clip's
 absolute path, size and modification time (nanoseconds): editing or replacing a WAV changes
-its key, so a stale feature is never served. Every write goes to a temporary file first and is
+its key, so a stale feature is never served. The format is minimal so that a cache hit costs
+little more than the read itself: a 12-byte header (``b"AF32"``, rows, columns as little-endian
+uint32) and the float32 matrix in C order. Every write goes to a temporary file first and is
 moved into place with :func:`os.replace`, so an interrupted run leaves no half-written entry.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,22 +31,40 @@ def default_cache_dir() -> Path:
 
 def file_key(path: str | os.PathLike) -> str:
     """Identity of a file as it is now: hash of absolute path, size and mtime (ns)."""
-    p = Path(path).resolve()
-    st = p.stat()
+    p = os.path.abspath(path)
+    st = os.stat(p)
     return hashlib.sha1(f"{p}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
 
 
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` through a temporary file in the same folder."""
+_HEADER = struct.Struct("<4sII")
+_MAGIC = b"AF32"
+
+
+def save_matrix(path: Path, array: np.ndarray) -> None:
+    """Write a 2-D float32 ``array`` to ``path`` atomically (temporary file + rename)."""
+    a = np.ascontiguousarray(array, dtype=np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"expected a 2-D matrix, got shape {a.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
+            fh.write(_HEADER.pack(_MAGIC, *a.shape))
+            fh.write(a.tobytes())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    """Read a matrix written by :func:`save_matrix`; a damaged entry raises ``ValueError``."""
+    with open(path, "rb") as fh:
+        magic, rows, cols = _HEADER.unpack(fh.read(_HEADER.size))
+        out = np.empty((rows, cols), dtype=np.float32)
+        if magic != _MAGIC or fh.readinto(out) != out.nbytes:
+            raise ValueError(f"{path}: damaged feature-cache entry; delete it to recompute")
+    return out
 
 
 class FeatureCache:
@@ -62,7 +83,7 @@ class FeatureCache:
         self.misses = 0
 
     def _path(self, key: str) -> Path:
-        return self.root / "features" / self.params.key() / key[:2] / f"{key}.npy"
+        return self.root / "features" / self.params.key() / key[:2] / f"{key}.f32"
 
     def get_many(self, paths: Sequence[str | os.PathLike], read: Callable) -> tuple[list, list]:
         """Features ``(n_mels, T_i)`` float32 of every path, in order, and the skipped files.
@@ -77,9 +98,9 @@ class FeatureCache:
         todo = []
         for i, k in enumerate(keys):
             f = self._path(k)
-            if f.exists():
-                out[i] = np.load(f)
-            else:
+            try:
+                out[i] = load_matrix(f)
+            except FileNotFoundError:
                 todo.append(i)
         self.hits += len(paths) - len(todo)
         self.misses += len(todo)
@@ -90,6 +111,6 @@ class FeatureCache:
             todo = [i for i in todo if str(paths[i]) not in bad]
             feats = log_mel_many(waves, self.params, device=self.device)
             for i, feat in zip(todo, feats, strict=True):
-                atomic_save_npy(self._path(keys[i]), feat)
+                save_matrix(self._path(keys[i]), feat)
                 out[i] = feat
         return out, skipped

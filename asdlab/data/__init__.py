@@ -1,0 +1,32 @@
+"""Data layer: DCASE file names, dataset layouts, audio loading, the feature cache.
+
+The clip table
+--------------
+:func:`build_clip_table` returns a ``pandas.DataFrame`` with one row per WAV file and columns
+
+============  ================================================================================
+path          absolute path (str)
+file          basename, e.g. ``section_00_source_test_normal_0001_car_A1_spd_7.wav``
+dataset       ``"dev_data"``, ``"eval_data"`` or ``""`` for the flat ``<root>/<machine>`` layout
+machine       machine type = the folder name, e.g. ``"ToyCar"``
+section       two-digit string, ``"00"``; for DCASE2020 names the machine ID (``"02"``)
+domain        ``"source"``, ``"target"``, or ``None`` (DCASE2020, anonymised eval files)
+split         ``"train"`` or ``"test"``
+label         ``"normal"``, ``"anomaly"``, or ``None`` (anonymised eval files)
+index         the clip counter in the name (int)
+attributes    raw attribute string (``"car_A1_spd_7"``), ``"noAttribute"`` when hidden,
+              ``""`` when the name carries none
+attr_<key>    one column per attribute key (strings; ``NaN`` where not given), from the name
+              or, when present, from ``attributes_SS.csv`` (which wins)
+============  ================================================================================
+
+Rows are sorted by machine, section, split, file.
+"""
+
+from asdlab.data.audio import SAMPLE_RATE, fix_length, load_clip, read_audio, read_many
+from asdlab.data.layout import build_clip_table, find_machine_dirs, read_attributes_csv, summarize
+from asdlab.data.naming import parse_attributes, parse_filename
+
+__all__ = ["SAMPLE_RATE", "build_clip_table", "find_machine_dirs", "fix_length", "load_clip",
+           "parse_attributes", "parse_filename", "read_attributes_csv", "read_audio", "read_many",
+           "summarize"]

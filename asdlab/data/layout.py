@@ -1,0 +1,168 @@
+"""Find DCASE machine folders under a dataset root and index their clips.
+
+Accepted layouts (a machine folder holds ``train/`` and/or ``test/``):
+
+* ``<root>/{dev_data,eval_data}/raw/<machine>/{train,test}/`` (the official download); every
+  folder under ``raw/`` counts as a machine folder;
+* ``<root>/<machine>/{train,test}/`` (flat; ``dataset`` is ``""``);
+* ``<root>/{train,test}/``: the root is itself one machine folder.
+
+See :mod:`asdlab.data` for the columns of the clip table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from asdlab.data.naming import HIDDEN, parse_filename
+from asdlab.errors import DataError
+
+DATASETS = ("dev_data", "eval_data")
+SPLITS = ("train", "test")
+BASE_COLUMNS = ["path", "file", "dataset", "machine", "section", "domain", "split", "label",
+                "index", "attributes"]
+# Audio that is not WAV is an error rather than silently left out of the table.
+OTHER_AUDIO = {".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".au", ".wma"}
+LAYOUTS = ("<root>/{dev_data,eval_data}/raw/<machine>/{train,test}/",
+           "<root>/<machine>/{train,test}/", "<root>/{train,test}/")
+_ORDER = {v: i for i, v in enumerate(("train", "test", "source", "target", "normal", "anomaly"))}
+
+
+def find_machine_dirs(root: str | os.PathLike) -> list[tuple[str, str, Path]]:
+    """``(dataset, machine, folder)`` of every machine folder under ``root``, sorted."""
+    root = Path(root).absolute()
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset root does not exist or is not a folder")
+    found = [(ds, d.name, d) for ds in DATASETS for d in _subdirs(root / ds / "raw")]
+    found += [("", d.name, d) for d in _subdirs(root) if _has_split(d)]
+    if not found and _has_split(root):
+        found = [("", root.name, root)]
+    if not found:
+        raise DataError(f"{root}: no machine folders found; layouts tried: " + "; ".join(LAYOUTS))
+    return sorted(found)
+
+
+def build_clip_table(root: str | os.PathLike, machines=None) -> pd.DataFrame:
+    """One row per WAV under ``root`` (all machines, or only the names in ``machines``)."""
+    dirs = find_machine_dirs(root)
+    if machines is not None:
+        dirs = _select(dirs, [machines] if isinstance(machines, str) else list(machines), root)
+    rows = [row for ds, machine, folder in dirs for row in _machine_rows(ds, machine, folder)]
+    table = pd.DataFrame(rows)
+    attr_cols = sorted(c for c in table.columns if c.startswith("attr_"))
+    table = table[BASE_COLUMNS + attr_cols]
+    for col in ("domain", "label"):  # keep None (pandas would turn it into NaN in a str column)
+        table[col] = table[col].astype(object).where(table[col].notna(), None)
+    order = ["machine", "section", "split", "file", "dataset"]
+    return table.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def read_attributes_csv(path: str | os.PathLike) -> dict[tuple[str, ...], dict[str, str]]:
+    """``attributes_SS.csv`` -> ``{(split, file) or (file,): {key: value}}``.
+
+    Header ``file_name,d1p,d1v[,d2p,d2v,...]``; empty and ``noAttribute`` pairs are dropped.
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read attributes csv ({err})") from err
+    if "file_name" not in df.columns:
+        raise DataError(f"{path}: no file_name column; expected header file_name,d1p,d1v[,...]")
+    pairs = [(c, c[:-1] + "v") for c in df.columns if re.fullmatch(r"d\d+p", c)]
+    missing = [v for _, v in pairs if v not in df.columns]
+    if missing:
+        raise DataError(f"{path}: attribute name column without value column {missing}")
+    out = {}
+    for rec in df.to_dict("records"):
+        key = PurePosixPath(rec["file_name"].replace("\\", "/")).parts[-2:]
+        out[key] = {rec[p]: rec[v] for p, v in pairs if rec[p] not in ("", HIDDEN)}
+    return out
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, machine, section): ``attributes``, ``clips`` and clip counts.
+
+    Count columns are ``split/domain/label`` (``-`` where the name does not tell), one per
+    combination present in ``table``. ``attributes`` is ``"public"`` when key/values are known
+    for some clip, ``"hidden"`` when names say ``noAttribute``, else ``"none"``.
+    """
+    keys = ["dataset", "machine", "section"]
+    combo = (table["split"] + "/" + table["domain"].fillna("-") + "/"
+             + table["label"].fillna("-"))
+    counts = pd.crosstab([table[k] for k in keys], combo)
+    counts = counts[sorted(counts.columns, key=_combo_order)]
+    counts.columns.name = None
+    attr_cols = [c for c in table.columns if c.startswith("attr_")]
+    flags = pd.DataFrame({
+        "public": table[attr_cols].notna().any(axis=1) if attr_cols else False,
+        "hidden": table["attributes"] == HIDDEN}).groupby([table[k] for k in keys]).any()
+    status = np.where(flags["public"], "public", np.where(flags["hidden"], "hidden", "none"))
+    counts.insert(0, "clips", counts.sum(axis=1))
+    counts.insert(0, "attributes", pd.Series(status, index=flags.index))
+    return counts.reset_index()
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    """Visible sub-folders of ``folder`` (none if it does not exist)."""
+    if not folder.is_dir():
+        return []
+    return [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
+
+
+def _has_split(folder: Path) -> bool:
+    return any((folder / s).is_dir() for s in SPLITS)
+
+
+def _select(dirs: list, machines: list[str], root) -> list:
+    known = {m for _, m, _ in dirs}
+    unknown = [m for m in machines if m not in known]
+    if unknown:
+        raise DataError(f"{root}: machine(s) {unknown} not found; available: {sorted(known)}")
+    return [d for d in dirs if d[1] in machines]
+
+
+def _wav_files(folder: Path) -> list[Path]:
+    """Sorted ``.wav`` files of ``folder``; other audio formats are an error, the rest ignored."""
+    if not folder.is_dir():
+        return []
+    wavs = []
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        if p.suffix.lower() == ".wav":
+            wavs.append(p)
+        elif p.suffix.lower() in OTHER_AUDIO:
+            raise DataError(f"{p}: only .wav audio is supported; convert or remove this file")
+    return wavs
+
+
+def _machine_rows(dataset: str, machine: str, folder: Path) -> list[dict]:
+    """Clip-table rows of one machine folder; the attributes csv wins over names."""
+    csv_attrs = {}
+    for csv in sorted(folder.glob("attributes_*.csv")):
+        csv_attrs.update(read_attributes_csv(csv))
+    rows = []
+    for split in SPLITS:
+        for p in _wav_files(folder / split):
+            info = parse_filename(p)
+            if info["split"] not in (None, split):
+                raise DataError(f"{p}: name says split '{info['split']}' but the file is in "
+                                f"{split}/")
+            attrs = csv_attrs.get((split, p.name)) or csv_attrs.get((p.name,)) or info["attrs"]
+            row = {"path": str(p), "file": p.name, "dataset": dataset, "machine": machine,
+                   "section": info["section"], "domain": info["domain"], "split": split,
+                   "label": info["label"], "index": info["index"],
+                   "attributes": info["attributes"]}
+            rows.append(row | {f"attr_{k}": v for k, v in attrs.items()})
+    if not rows:
+        raise DataError(f"{folder}: machine folder has no .wav files in train/ or test/")
+    return rows
+
+
+def _combo_order(combo: str) -> tuple[int, ...]:
+    return tuple(_ORDER.get(part, len(_ORDER)) for part in combo.split("/"))
