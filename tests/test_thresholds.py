@@ -1,0 +1,60 @@
+"""Decision thresholds: the official gamma fit, percentiles, decisions, bad input."""
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from asdlab.errors import MetricsError
+from asdlab.thresholds import decide, gamma_threshold, percentile_threshold
+
+
+def test_gamma_threshold_is_scipys_fit_and_ppf():
+    scores = np.random.default_rng(0).gamma(shape=3.0, scale=2.0, size=500) + 1.0
+    shape, loc, scale = scipy.stats.gamma.fit(scores)
+    assert gamma_threshold(scores) == pytest.approx(scipy.stats.gamma.ppf(0.9, shape, loc, scale))
+    assert gamma_threshold(list(scores), q=0.5) == pytest.approx(
+        scipy.stats.gamma.ppf(0.5, shape, loc, scale))
+    # a good fit lands near the empirical 90th percentile
+    assert gamma_threshold(scores) == pytest.approx(np.percentile(scores, 90), rel=0.05)
+
+
+def test_percentile_threshold_matches_numpy():
+    scores = np.arange(1.0, 11.0)
+    assert percentile_threshold(scores) == pytest.approx(9.1)
+    assert percentile_threshold(scores, q=50) == pytest.approx(5.5)
+
+
+def test_decide_is_strictly_above_the_threshold():
+    assert decide([0.1, 0.5, 0.9], 0.5).tolist() == [0, 0, 1]
+    assert decide(np.array([[1.0, 2.0]]), 1.5).tolist() == [[0, 1]]
+    assert decide([0.1], 0.5).dtype.kind == "i"
+
+
+@pytest.mark.parametrize("fit", [gamma_threshold, percentile_threshold])
+@pytest.mark.parametrize("scores, message", [
+    ([], "at least"),
+    ([1.0, np.nan, 2.0], "1 of 3 training scores are not finite"),
+    ([1.0, np.inf], "not finite"),
+    ([[1.0, 2.0], [3.0, 4.0]], "1-D"),
+])
+def test_bad_training_scores_are_errors(fit, scores, message):
+    with pytest.raises(MetricsError, match=message):
+        fit(scores)
+
+
+def test_gamma_needs_spread_and_a_valid_quantile():
+    with pytest.raises(MetricsError, match="all 4 training scores equal"):
+        gamma_threshold([2.0] * 4)
+    with pytest.raises(MetricsError, match="at least 2"):
+        gamma_threshold([2.0])
+    with pytest.raises(MetricsError, match=r"\(0, 1\)"):
+        gamma_threshold([1.0, 2.0, 3.0], q=90)
+    with pytest.raises(MetricsError, match=r"\[0, 100\]"):
+        percentile_threshold([1.0, 2.0], q=101)
+
+
+def test_decide_rejects_non_finite_input():
+    with pytest.raises(MetricsError, match="threshold"):
+        decide([1.0], np.nan)
+    with pytest.raises(MetricsError, match="1 of 2 scores"):
+        decide([1.0, np.nan], 0.5)
