@@ -1,0 +1,153 @@
+"""The ``asdlab`` command: index, methods, run, evaluate, synth.
+
+Errors on bad input (:class:`asdlab.errors.AsdlabError`) print one clear line to stderr and
+exit with status 2; a successful command exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from asdlab.errors import AsdlabError, ConfigError
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    """``["epochs=5", "lr=1e-4", "name=x"]`` -> ``{"epochs": 5, "lr": 0.0001, "name": "x"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_index(args) -> int:
+    from asdlab.data import build_clip_table, summarize
+
+    table = build_clip_table(args.root)
+    with pd.option_context("display.max_columns", None, "display.width", 200):
+        print(summarize(table).to_string(index=False))
+    print(f"\n{len(table)} clips, {table['machine'].nunique()} machine types")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False)
+        print(f"clip table written to {args.out}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from asdlab.methods import list_methods
+
+    for m in list_methods():
+        print(f"{m.name:24s} {m.summary}")
+    return 0
+
+
+def print_run(folder: Path) -> None:
+    """Print a finished run's Table 1 and official score (or say why there are none)."""
+    from asdlab.metrics import format_table
+    from asdlab.runs import load_run
+
+    run = load_run(folder)
+    if "table" not in run:
+        print(f"{folder}: test labels unknown, submission written to {folder / 'submission'}")
+        return
+    print(format_table(run["table"]))
+    print(f"run folder: {folder}")
+
+
+def cmd_run(args) -> int:
+    from asdlab.runs import run_method
+
+    out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
+                     overrides=_parse_overrides(args.set), machines=args.machines,
+                     device=args.device, cache_dir=args.cache, force=args.force,
+                     progress=not args.quiet, skip_unreadable=args.skip_unreadable)
+    print_run(out)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from asdlab.metrics import format_table
+    from asdlab.submission import evaluate
+
+    _, table, _ = evaluate(args.submission, data_root=args.data, ground_truth_dir=args.ground_truth)
+    print(format_table(table))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from asdlab.synth import generate_dataset
+
+    out = generate_dataset(args.out, preset=args.preset, seed=args.seed, machines=args.machines,
+                           jobs=args.jobs, force=args.force, progress=not args.quiet)
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asdlab", description="First-shot anomalous sound detection lab (DCASE Task 2).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="count the clips of a dataset per machine, section, split, domain, label")
+    s.add_argument("root", help="dataset root (<root>/<machine>/{train,test} or <root>/{dev,eval}_data/raw/...)")
+    s.add_argument("--out", help="also write the clip table to this CSV")
+    s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("methods", help="list the registered methods")
+    s.set_defaults(func=cmd_methods)
+
+    s = sub.add_parser("run", help="train and score a method, write a run folder")
+    s.add_argument("method")
+    s.add_argument("--data", required=True, help="dataset root")
+    s.add_argument("--out", required=True, help="run folder to write")
+    s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset parameter (repeatable), e.g. --set epochs=5")
+    s.add_argument("--machines", nargs="+", help="only these machine types")
+    s.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
+    s.add_argument("--cache", help="cache folder (default $ASDLAB_CACHE or ~/.cache/asdlab)")
+    s.add_argument("--force", action="store_true", help="replace an existing run with a different configuration")
+    s.add_argument("--skip-unreadable", action="store_true",
+                   help="skip unreadable audio files (each one is listed) instead of stopping")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("evaluate", help="score a submission folder like the official evaluator")
+    s.add_argument("submission", help="folder with anomaly_score_*.csv and decision_result_*.csv")
+    s.add_argument("--data", help="dataset root: ground truth from dev-set names or <data>/ground_truth/")
+    s.add_argument("--ground-truth", help="folder with ground_truth_data/ and ground_truth_domain/")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("synth", help="generate the built-in DCASE-2024-like factory dataset")
+    s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--machines", nargs="+")
+    s.add_argument("--jobs", type=int, default=1, help="parallel processes")
+    s.add_argument("--force", action="store_true", help="replace an existing different dataset")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_synth)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return args.func(args)
+    except AsdlabError as err:
+        print(f"asdlab {args.command}: error: {err}", file=sys.stderr)
+        return 2

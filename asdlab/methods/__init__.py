@@ -1,0 +1,100 @@
+"""Method registry: each method is a recipe with presets, run by :func:`asdlab.runs.run_method`.
+
+A method's ``run(ctx)`` receives a :class:`RunContext` and returns a :class:`MethodOutput`;
+everything else (run folder, submission files, metrics) is shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from asdlab.errors import ConfigError
+
+PRESETS = ("smoke", "course", "paper")
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What a method needs: the clip ``table`` (train and test rows), resolved ``params``,
+    ``seed``, ``workdir`` (the run folder being written: checkpoints go here), ``cache_dir``,
+    ``device`` ("auto", "cpu", "cuda"), ``progress`` bars on/off, ``skip_unreadable``."""
+
+    table: pd.DataFrame
+    params: dict
+    seed: int
+    workdir: Path
+    cache_dir: Path
+    device: str = "auto"
+    progress: bool = True
+    skip_unreadable: bool = False
+
+
+@dataclasses.dataclass
+class MethodOutput:
+    """``scores``: one row per scored test clip with columns file, machine, section, domain,
+    label, score (higher = more anomalous), decision (0/1); ``train_scores``: the same for
+    training clips (used for thresholds); ``skipped``: ``(path, reason)`` of unreadable clips;
+    ``artifacts``: names of extra files the method wrote into the run folder."""
+
+    scores: pd.DataFrame
+    train_scores: pd.DataFrame
+    skipped: list = dataclasses.field(default_factory=list)
+    artifacts: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Method:
+    """A registered method: ``name``, one-line ``summary``, ``presets`` name -> params dict,
+    and ``run(ctx) -> MethodOutput``."""
+
+    name: str
+    summary: str
+    presets: dict[str, dict]
+    run: Callable[[RunContext], MethodOutput]
+
+    def params(self, preset: str, overrides: dict | None = None) -> dict:
+        """The preset's parameters with ``overrides`` applied; unknown keys are an error."""
+        if preset not in self.presets:
+            raise ConfigError(f"method {self.name!r} has no preset {preset!r} (choose from {sorted(self.presets)})")
+        params = dict(self.presets[preset])
+        for key, value in (overrides or {}).items():
+            if key not in params:
+                raise ConfigError(f"method {self.name!r} has no parameter {key!r} (known: {sorted(params)})")
+            params[key] = value
+        return params
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (names are unique)."""
+    if method.name in REGISTRY:
+        raise ValueError(f"method {method.name!r} is already registered")
+    missing = set(PRESETS) - set(method.presets)
+    if missing:
+        raise ValueError(f"method {method.name!r} lacks presets {sorted(missing)}")
+    REGISTRY[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``; a clear error lists the known ones."""
+    _load_builtin()
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def list_methods() -> list[Method]:
+    """All registered methods, by name."""
+    _load_builtin()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def _load_builtin() -> None:
+    from asdlab.methods import autoencoder  # noqa: F401  (registers ae_mse, ae_mahala)

@@ -1,0 +1,151 @@
+"""The official DCASE AutoEncoder baseline: ``ae_mse`` and ``ae_mahala``.
+
+One AE per machine type, trained on the 5-frame log-mel vectors of all its training clips
+(source and target together). Both methods train the same AE (same parameters and data give
+the same model key), so the second one reuses the model from the cache instead of training
+again. See ``shared/METHODS.md`` section 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import torch
+
+from asdlab.backends import SelectiveMahalanobis, mse_score
+from asdlab.data.audio import read_many
+from asdlab.data.cache import FeatureCache, file_key
+from asdlab.features import LogMelParams, stack_frames
+from asdlab.methods import Method, MethodOutput, RunContext, register
+from asdlab.nn.ae import DenseAutoEncoder
+from asdlab.thresholds import decide, gamma_threshold
+from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
+
+_BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,
+             bottleneck=8, batch_size=256, lr=1e-3, val_fraction=0.1, ridge=1e-3)
+PRESETS = {
+    "smoke": {**_BASE, "epochs": 3},
+    "course": {**_BASE, "epochs": 30},
+    "paper": {**_BASE, "epochs": 100},  # the official hyperparameters
+}
+_TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bottleneck",
+               "batch_size", "lr", "val_fraction", "epochs")
+SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
+
+
+def _features(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+    p = ctx.params
+    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
+                         device=str(resolve_device(ctx.device)))
+    read = functools.partial(read_many, skip_unreadable=ctx.skip_unreadable)
+    return cache.get_many(list(rows["path"]), read)
+
+
+def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
+    blob = json.dumps({"params": {k: ctx.params[k] for k in _TRAIN_KEYS}, "seed": ctx.seed,
+                       "machine": machine, "files": [file_key(p) for p in train_paths]},
+                      sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str], vectors: torch.Tensor) -> DenseAutoEncoder:
+    p = ctx.params
+    torch.manual_seed(ctx.seed)
+    model = DenseAutoEncoder(vectors.shape[1], p["hidden"], p["n_layers"], p["bottleneck"])
+    cached = ctx.cache_dir / "models" / "ae" / f"{_model_key(ctx, machine, train_paths)}.pt"
+    if cached.exists():
+        model.load_state_dict(torch.load(cached, map_location="cpu"))
+    else:
+        cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                          optimizer="adam", val_fraction=p["val_fraction"], seed=ctx.seed)
+        fit(model, len(vectors), lambda idx, train: (vectors[idx],),
+            lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[0]), cfg, device=ctx.device,
+            checkpoint=ctx.workdir / "train" / f"{machine}.ckpt", progress=ctx.progress,
+            desc=f"AE {machine}")
+        model.cpu()
+        atomic_torch_save(model.state_dict(), cached)
+        shutil.rmtree(ctx.workdir / "train", ignore_errors=True)
+    (ctx.workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, ctx.workdir / "checkpoints" / f"{machine}.pt")
+    return model.eval()
+
+
+@torch.no_grad()
+def residuals(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = "cpu",
+              chunk: int = 16384) -> list[np.ndarray]:
+    """Reconstruction residuals ``x - AE(x)``, one ``(n_vectors_i, dim)`` array per clip."""
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    x = torch.from_numpy(np.concatenate(vectors))
+    out = torch.cat([(xb - model(xb.to(dev)).cpu()) for xb in x.split(chunk)]).numpy()
+    return np.split(out, np.cumsum([len(v) for v in vectors])[:-1])
+
+
+def _frame(rows: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
+    out = rows[["file", "machine", "section", "domain", "label"]].copy()
+    out["score"] = scores
+    return out.reset_index(drop=True)
+
+
+def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
+    p = ctx.params
+    train_out, test_out, skipped = [], [], []
+    for machine, rows in ctx.table.groupby("machine", sort=True):
+        feats, bad = _features(rows, ctx)
+        skipped += bad
+        keep = np.array([f is not None for f in feats])
+        rows = rows[keep]
+        vecs = [stack_frames(f, p["n_frames"]).astype(np.float32) for f in feats if f is not None]
+        is_train = (rows["split"] == "train").to_numpy()
+        train_vecs = [v for v, t in zip(vecs, is_train) if t]
+        test_vecs = [v for v, t in zip(vecs, is_train) if not t]
+        if not train_vecs:
+            raise ValueError(f"machine {machine!r} has no readable training clips")
+        model = _train_or_load(ctx, machine, list(rows["path"][is_train]),
+                               torch.from_numpy(np.concatenate(train_vecs)))
+        res_train = residuals(model, train_vecs, ctx.device)
+        res_test = residuals(model, test_vecs, ctx.device) if test_vecs else []
+        train_rows, test_rows = rows[is_train], rows[~is_train]
+        if scorer == "mse":
+            s_train, s_test = mse_score(res_train), mse_score(res_test)
+        else:
+            s_train, s_test = np.empty(len(train_rows)), np.empty(len(test_rows))
+            for section in sorted(rows["section"].unique()):
+                tr = (train_rows["section"] == section).to_numpy()
+                te = (test_rows["section"] == section).to_numpy()
+                dom = train_rows["domain"].to_numpy()
+                src = [r for r, a, d in zip(res_train, tr, dom) if a and d != "target"]
+                tgt = [r for r, a, d in zip(res_train, tr, dom) if a and d == "target"]
+                maha = SelectiveMahalanobis(frame_dim=p["n_mels"], ridge=p["ridge"]).fit(src, tgt)
+                s_train[tr] = maha.score([r for r, a in zip(res_train, tr) if a])
+                if te.any():
+                    s_test[te] = maha.score([r for r, a in zip(res_test, te) if a])
+        train_out.append(_frame(train_rows, s_train))
+        test_out.append(_frame(test_rows, s_test))
+    train_scores, scores = pd.concat(train_out, ignore_index=True), pd.concat(test_out, ignore_index=True)
+    add_decisions(train_scores, scores)
+    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
+                        skipped=skipped)
+
+
+def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
+    """Official baseline decisions, in place: per (machine, section), threshold = 90th
+    percentile of a gamma distribution fitted to the training scores; decision = score > it."""
+    for frame in (train_scores, scores):
+        frame["decision"] = 0
+    for (machine, section), tr in train_scores.groupby(["machine", "section"]):
+        thr = gamma_threshold(tr["score"].to_numpy(), q=0.9)
+        for frame in (train_scores, scores):
+            sel = (frame["machine"] == machine) & (frame["section"] == section)
+            frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)
+
+
+register(Method("ae_mse", "official AutoEncoder baseline, mean squared reconstruction error",
+                PRESETS, functools.partial(_run_autoencoder, scorer="mse")))
+register(Method("ae_mahala", "official AutoEncoder baseline, selective Mahalanobis of residuals",
+                PRESETS, functools.partial(_run_autoencoder, scorer="mahala")))
