@@ -64,3 +64,17 @@ def _write_wav_fixture():
 def _make_dcase_tree_fixture():
     """The :func:`make_dcase_tree` helper."""
     return make_dcase_tree
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep the suite's features and models out of the user's ~/.cache/asdlab."""
+    import os
+
+    old = os.environ.get("ASDLAB_CACHE")
+    os.environ["ASDLAB_CACHE"] = str(tmp_path_factory.mktemp("asdlab-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ASDLAB_CACHE", None)
+    else:
+        os.environ["ASDLAB_CACHE"] = old
