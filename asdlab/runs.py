@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pandas as pd
 import torch
 
 import asdlab
+from asdlab.atomic import atomic_write
 from asdlab.data import build_clip_table
 from asdlab.data.cache import default_cache_dir, file_key
 from asdlab.errors import AsdlabError
@@ -45,12 +45,8 @@ class RunExistsError(AsdlabError):
 
 
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as indented JSON through a temporary file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Write ``obj`` as indented JSON, atomically."""
+    atomic_write(path, lambda fh: fh.write(json.dumps(obj, indent=2, default=str) + "\n"), text=True)
 
 
 def data_fingerprint(paths) -> str:

@@ -22,12 +22,12 @@ import csv
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from asdlab.atomic import atomic_write
 from asdlab.errors import SubmissionError
 from asdlab.metrics import metrics_table, official_score, section_metrics
 
@@ -119,15 +119,8 @@ def _check_decisions(scores: pd.DataFrame) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically."""
+    atomic_write(path, lambda fh: fh.write(text), text=True)
     return path
 
 

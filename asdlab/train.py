@@ -15,13 +15,14 @@ import copy
 import dataclasses
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from asdlab.atomic import atomic_write
 
 
 @dataclasses.dataclass
@@ -94,17 +95,9 @@ def _lr_at(cfg: TrainConfig, epoch: int) -> float:
     raise ValueError(f"unknown schedule {cfg.schedule!r} (None, 'cosine')")
 
 
-def atomic_torch_save(obj, path: Path) -> None:
-    """``torch.save`` through a temporary file in the same folder, then :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def atomic_torch_save(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` through :func:`asdlab.atomic.atomic_write`."""
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def fit(

@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from asdlab.atomic import atomic_write
 from asdlab.features import LogMelParams, log_mel_many
 
 
@@ -41,20 +41,16 @@ _MAGIC = b"AF32"
 
 
 def save_matrix(path: Path, array: np.ndarray) -> None:
-    """Write a 2-D float32 ``array`` to ``path`` atomically (temporary file + rename)."""
+    """Write a 2-D float32 ``array`` to ``path`` atomically."""
     a = np.ascontiguousarray(array, dtype=np.float32)
     if a.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got shape {a.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_HEADER.pack(_MAGIC, *a.shape))
-            fh.write(a.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write(fh):
+        fh.write(_HEADER.pack(_MAGIC, *a.shape))
+        fh.write(a.tobytes())
+
+    atomic_write(path, write)
 
 
 def load_matrix(path: Path) -> np.ndarray:

@@ -1,0 +1,25 @@
+"""Atomic file writes: readers see the old file or the complete new one, never half of it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def atomic_write(path: str | os.PathLike, write: Callable, text: bool = False) -> None:
+    """Call ``write(fh)`` on a temporary file next to ``path`` (parents created), then move
+    it onto ``path`` with :func:`os.replace`. ``text``: UTF-8 text mode without newline
+translation, else binary. On any error the temporary file is removed and
+    ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
