@@ -14,6 +14,7 @@ Bad input raises :class:`~asdlab.errors.MetricsError`, since decisions feed the 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.stats
 
 from asdlab.errors import MetricsError
@@ -71,3 +72,15 @@ def decide(scores, threshold: float) -> np.ndarray:
     if bad.any():
         raise MetricsError(f"{int(bad.sum())} of {s.size} scores are not finite")
     return (s > threshold).astype(int)
+
+
+def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
+    """Official baseline decisions, in place: per (machine, section), threshold = 90th
+    percentile of a gamma distribution fitted to the training scores; decision = score > it."""
+    for frame in (train_scores, scores):
+        frame["decision"] = 0
+    for (machine, section), tr in train_scores.groupby(["machine", "section"]):
+        thr = gamma_threshold(tr["score"].to_numpy(), q=0.9)
+        for frame in (train_scores, scores):
+            sel = (frame["machine"] == machine) & (frame["section"] == section)
+            frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)

@@ -58,3 +58,19 @@ def test_decide_rejects_non_finite_input():
         decide([1.0], np.nan)
     with pytest.raises(MetricsError, match="1 of 2 scores"):
         decide([1.0, np.nan], 0.5)
+
+
+def test_add_decisions_uses_the_gamma_threshold_of_each_section():
+    import pandas as pd
+
+    from asdlab.thresholds import add_decisions
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"machine": ["fan"] * 50 + ["valve"] * 50, "section": "00",
+                          "score": np.r_[rng.gamma(2.0, 1.0, 50), rng.gamma(2.0, 10.0, 50)]})
+    test = pd.DataFrame({"machine": ["fan", "fan", "valve"], "section": "00", "score": [1.0, 30.0, 30.0]})
+    add_decisions(train, test)
+    thr = {m: scipy.stats.gamma.ppf(0.9, *scipy.stats.gamma.fit(g["score"])) for m, g in train.groupby("machine")}
+    assert thr["valve"] > 30.0 > thr["fan"] > 1.0
+    assert test["decision"].tolist() == [0, 1, 0]  # the same score is decided per section
+    assert train["decision"].mean() == pytest.approx(0.1, abs=0.06)

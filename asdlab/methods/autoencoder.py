@@ -23,7 +23,7 @@ from asdlab.data.cache import FeatureCache, file_key
 from asdlab.features import LogMelParams, stack_frames
 from asdlab.methods import Method, MethodOutput, RunContext, register
 from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.thresholds import decide, gamma_threshold
+from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,
@@ -131,18 +131,6 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     add_decisions(train_scores, scores)
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
                         skipped=skipped)
-
-
-def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
-    """Official baseline decisions, in place: per (machine, section), threshold = 90th
-    percentile of a gamma distribution fitted to the training scores; decision = score > it."""
-    for frame in (train_scores, scores):
-        frame["decision"] = 0
-    for (machine, section), tr in train_scores.groupby(["machine", "section"]):
-        thr = gamma_threshold(tr["score"].to_numpy(), q=0.9)
-        for frame in (train_scores, scores):
-            sel = (frame["machine"] == machine) & (frame["section"] == section)
-            frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)
 
 
 register(Method("ae_mse", "official AutoEncoder baseline, mean squared reconstruction error",
