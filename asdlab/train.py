@@ -74,8 +74,13 @@ def _epoch_seed(seed: int, epoch: int) -> int:
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    """Shuffled index batches; a trailing batch of one joins the previous batch, because
+    BatchNorm cannot train on a single item."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    return list(order.split(batch_size))
+    batches = list(order.split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
 
 
 def _make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:

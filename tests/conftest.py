@@ -78,3 +78,15 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("ASDLAB_CACHE", None)
     else:
         os.environ["ASDLAB_CACHE"] = old
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread per test process: the suite runs as 2 processes on 2 cores, and
+    torch threads competing with another busy process slow a training step tenfold."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -69,3 +69,13 @@ def test_cosine_schedule_reaches_min_lr():
     lrs = [h["lr"] for h in res.history]
     assert lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-4)
     assert lrs[1] == pytest.approx(1e-4 + 0.5 * (1e-2 - 1e-4))
+
+
+def test_a_trailing_batch_of_one_joins_the_previous_batch():
+    from asdlab.train import _batches
+
+    sizes = [len(b) for b in _batches(33, 16, torch.Generator().manual_seed(0))]
+    assert sizes == [16, 17]
+    assert [len(b) for b in _batches(34, 16, None)] == [16, 16, 2]
+    x = _data(n=37)  # 90 % of 37 = 33 training items -> batches of 16 and 17, no crash in BatchNorm
+    _train(x, TrainConfig(epochs=1, batch_size=16, seed=0))
