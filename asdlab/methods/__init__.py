@@ -97,4 +97,4 @@ def list_methods() -> list[Method]:
 
 
 def _load_builtin() -> None:
-    from asdlab.methods import autoencoder  # noqa: F401  (registers ae_mse, ae_mahala)
+    from asdlab.methods import autoencoder, noisy_arcmix  # noqa: F401  (they register themselves)
