@@ -110,43 +110,52 @@ class TAgram(nn.Module):
         return tagram(logmel)
 
 
-class STgram(nn.Module):
-    """STgram: channels ``[Sgram, Tgram]`` (the order of the STgram-MFN reference).
+class _GramStack(nn.Module):
+    """An Sgram and a Tgram over the same mel grid; subclasses choose the stacked channels.
 
-    ``forward(wave: (B, n), logmel: (B, M, T) | None = None) -> (B, 2, M, T)``. ``logmel``
-    replaces the Sgram computed from ``wave`` (mixup mixes the log-mels directly, as the
-    reference does). ``out_channels`` = 2. Defaults: :data:`STGRAM_MEL`, Tgram window 1024.
+    ``forward(wave: (B, n), logmel: (B, M, T) | None = None)``: ``logmel`` replaces the Sgram
+    computed from ``wave`` (mixup mixes the log-mels directly, as the reference does).
     """
+
+    out_channels: int
+
+    def __init__(self, mel: LogMelParams, tgram_win_length: int = 1024, tgram_affine: bool = True):
+        super().__init__()
+        self.sgram = Sgram(mel)
+        self.tgram = Tgram(mel.n_mels, tgram_win_length, mel.hop, affine=tgram_affine)
+
+    def channels(self, wave: torch.Tensor, sgram: torch.Tensor) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, wave: torch.Tensor, logmel: torch.Tensor | None = None) -> torch.Tensor:
+        s = self.sgram(wave) if logmel is None else logmel
+        return torch.stack(self.channels(wave, s), dim=1)
+
+
+class STgram(_GramStack):
+    """STgram: channels ``[Sgram, Tgram]`` (the order of the STgram-MFN reference),
+    ``(B, n) -> (B, 2, M, T)``. Defaults: :data:`STGRAM_MEL`, Tgram window 1024."""
 
     out_channels = 2
 
     def __init__(self, mel: LogMelParams = STGRAM_MEL, tgram_win_length: int = 1024,
                  tgram_affine: bool = True):
-        super().__init__()
-        self.sgram = Sgram(mel)
-        self.tgram = Tgram(mel.n_mels, tgram_win_length, mel.hop, affine=tgram_affine)
+        super().__init__(mel, tgram_win_length, tgram_affine)
 
-    def forward(self, wave: torch.Tensor, logmel: torch.Tensor | None = None) -> torch.Tensor:
-        s = self.sgram(wave) if logmel is None else logmel
-        return torch.stack([s, self.tgram(wave)], dim=1)
+    def channels(self, wave, sgram):
+        return [sgram, self.tgram(wave)]
 
 
-class TASTgram(nn.Module):
-    """TASTgram: channels ``[Tgram, Sgram, TAgram(Sgram)]`` (the Noisy-ArcMix reference order).
-
-    ``forward(wave: (B, n), logmel: (B, M, T) | None = None) -> (B, 3, M, T)``. ``logmel``
-    replaces the Sgram computed from ``wave``; the TAgram is always computed from the Sgram
-    used. ``out_channels`` = 3. Defaults: :data:`TASTGRAM_MEL`, Tgram window 1024.
-    """
+class TASTgram(_GramStack):
+    """TASTgram: channels ``[Tgram, Sgram, TAgram(Sgram)]`` (the Noisy-ArcMix reference order),
+    ``(B, n) -> (B, 3, M, T)``; the TAgram is computed from the Sgram used. Defaults:
+    :data:`TASTGRAM_MEL`, Tgram window 1024."""
 
     out_channels = 3
 
     def __init__(self, mel: LogMelParams = TASTGRAM_MEL, tgram_win_length: int = 1024,
                  tgram_affine: bool = True):
-        super().__init__()
-        self.sgram = Sgram(mel)
-        self.tgram = Tgram(mel.n_mels, tgram_win_length, mel.hop, affine=tgram_affine)
+        super().__init__(mel, tgram_win_length, tgram_affine)
 
-    def forward(self, wave: torch.Tensor, logmel: torch.Tensor | None = None) -> torch.Tensor:
-        s = self.sgram(wave) if logmel is None else logmel
-        return torch.stack([self.tgram(wave), s, tagram(s)], dim=1)
+    def channels(self, wave, sgram):
+        return [self.tgram(wave), sgram, tagram(sgram)]
