@@ -23,3 +23,8 @@ translation, else binary. On any error the temporary file is removed and
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write the string ``text`` to ``path`` (UTF-8, line ends as given), atomically."""
+    atomic_write(path, lambda fh: fh.write(text), text=True)

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 import asdlab
-from asdlab.atomic import atomic_write
+from asdlab.atomic import atomic_write_text
 from asdlab.data import build_clip_table
 from asdlab.data.cache import default_cache_dir, file_key
 from asdlab.errors import AsdlabError
@@ -46,7 +46,7 @@ class RunExistsError(AsdlabError):
 
 def write_json(path: Path, obj) -> None:
     """Write ``obj`` as indented JSON, atomically."""
-    atomic_write(path, lambda fh: fh.write(json.dumps(obj, indent=2, default=str) + "\n"), text=True)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def data_fingerprint(paths) -> str:

@@ -61,3 +61,22 @@ def test_errors(tmp_path):
         angle_table(tmp_path)
     with pytest.raises(ValueError, match="metadata rows"):
         save_embeddings(tmp_path, _meta(), np.ones((3, 2)))
+
+
+def test_factory_ground_truth_knows_hidden_attributes_and_anomaly_kinds(tmp_path):
+    from asdlab.analysis import factory_ground_truth
+    from asdlab.data import build_clip_table
+    from asdlab.synth import generate_dataset
+
+    assert factory_ground_truth(tmp_path) is None
+    root = generate_dataset(tmp_path / "f", preset="smoke", machines=["gearbox", "fan"], progress=False)
+    gt = factory_ground_truth(root)
+    table = build_clip_table(root)
+    merged = table.merge(gt, on=["file", "machine"], how="left", validate="one_to_one")
+    assert merged["anomaly_kind"].notna().all()
+    anomalies = merged[merged["label"] == "anomaly"]
+    assert (anomalies["anomaly_kind"] != "").all() and anomalies["severity"].between(0.1, 1.0).all()
+    assert (merged.loc[merged["label"] == "normal", "severity"] == 0).all()
+    gearbox = merged[merged["machine"] == "gearbox"]
+    assert (gearbox["attributes"] == "noAttribute").all()
+    assert (gearbox["true_attributes"] != "noAttribute").all() and gearbox["true_attributes"].str.len().min() > 0
