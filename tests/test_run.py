@@ -148,3 +148,21 @@ def test_cli_index_counts_and_writes_the_table(dataset, tmp_path, capsys):
     assert "ToyCar" in printed and "hidden" in printed
     table = pd.read_csv(tmp_path / "t.csv")
     assert len(table) == 2 * (7 + 12)
+
+
+def test_a_corrupt_clip_stops_the_run_unless_skipped_and_then_it_is_listed(tmp_path, capsys):
+    from conftest import make_dcase_tree
+
+    data = make_dcase_tree(tmp_path / "d", machines={"fan": "noAttribute"}, seconds=0.5, n_train=4, n_test=2)
+    bad = next((data / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))
+    bad.write_bytes(bad.read_bytes()[:100])  # truncated
+    args = ["run", "ae_mse", "--data", str(data), "--preset", "smoke", "--set", "epochs=1",
+            "--cache", str(tmp_path / "c"), "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 2
+    assert bad.name in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    with pytest.warns(UserWarning, match=bad.name):
+        assert main(args + ["--out", str(tmp_path / "b"), "--skip-unreadable"]) == 0
+    skipped = pd.read_csv(tmp_path / "b" / "skipped.csv")
+    assert [p.split("/")[-1] for p in skipped["path"]] == [bad.name]
+    assert len(load_run(tmp_path / "b")["train_scores"]) == 4  # 5 training clips, one skipped
