@@ -15,6 +15,8 @@ import pandas as pd
 from asdlab.errors import ConfigError
 
 PRESETS = ("smoke", "course", "paper")
+SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
+"""The columns of :attr:`MethodOutput.scores` and ``train_scores``, in order."""
 
 
 @dataclasses.dataclass

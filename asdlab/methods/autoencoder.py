@@ -21,7 +21,7 @@ from asdlab.backends import SelectiveMahalanobis, mse_score
 from asdlab.data.audio import read_many
 from asdlab.data.cache import FeatureCache, file_key
 from asdlab.features import LogMelParams, stack_frames
-from asdlab.methods import Method, MethodOutput, RunContext, register
+from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
@@ -35,7 +35,6 @@ PRESETS = {
 }
 _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bottleneck",
                "batch_size", "lr", "val_fraction", "epochs")
-SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
 
 
 def _features(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:

@@ -27,7 +27,7 @@ from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
 from asdlab.embeddings import save_embeddings
 from asdlab.features import LogMelParams, log_mel
-from asdlab.methods import Method, MethodOutput, RunContext, register
+from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES, cosine_distance_to_center, neg_log_softmax_score
 from asdlab.nn.mixup import mixup_batch
@@ -36,7 +36,6 @@ from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}
-SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
 
 # The reference hyperparameters (paper preset); smaller presets change size and schedule only.
 _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedding_dim=128,
