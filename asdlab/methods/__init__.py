@@ -19,6 +19,13 @@ SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "deci
 """The columns of :attr:`MethodOutput.scores` and ``train_scores``, in order."""
 
 
+def score_frame(rows: pd.DataFrame, scores) -> pd.DataFrame:
+    """Clip-table ``rows`` with their ``scores`` as a scores frame (every column of
+    :data:`SCORE_COLUMNS` but ``decision``, which :func:`asdlab.thresholds.add_decisions` adds)."""
+    out = rows[SCORE_COLUMNS[:5]].reset_index(drop=True)
+    return out.assign(score=scores)
+
+
 @dataclasses.dataclass
 class RunContext:
     """What a method needs: the clip ``table`` (train and test rows), resolved ``params``,

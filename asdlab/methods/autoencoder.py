@@ -20,8 +20,9 @@ import torch
 from asdlab.backends import SelectiveMahalanobis, mse_score
 from asdlab.data.audio import read_many
 from asdlab.data.cache import FeatureCache, file_key
+from asdlab.errors import DataError
 from asdlab.features import LogMelParams, stack_frames
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register
+from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
@@ -85,12 +86,6 @@ def residuals(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = 
     return np.split(out, np.cumsum([len(v) for v in vectors])[:-1])
 
 
-def _frame(rows: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
-    out = rows[["file", "machine", "section", "domain", "label"]].copy()
-    out["score"] = scores
-    return out.reset_index(drop=True)
-
-
 def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     p = ctx.params
     train_out, test_out, skipped = [], [], []
@@ -104,7 +99,8 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         train_vecs = [v for v, t in zip(vecs, is_train) if t]
         test_vecs = [v for v, t in zip(vecs, is_train) if not t]
         if not train_vecs:
-            raise ValueError(f"machine {machine!r} has no readable training clips")
+            raise DataError(f"machine {machine!r}: every training clip was unreadable "
+                            "(the skipped files are listed above)")
         model = _train_or_load(ctx, machine, list(rows["path"][is_train]),
                                torch.from_numpy(np.concatenate(train_vecs)))
         res_train = residuals(model, train_vecs, ctx.device)
@@ -124,8 +120,8 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
                 s_train[tr] = maha.score([r for r, a in zip(res_train, tr) if a])
                 if te.any():
                     s_test[te] = maha.score([r for r, a in zip(res_test, te) if a])
-        train_out.append(_frame(train_rows, s_train))
-        test_out.append(_frame(test_rows, s_test))
+        train_out.append(score_frame(train_rows, s_train))
+        test_out.append(score_frame(test_rows, s_test))
     train_scores, scores = pd.concat(train_out, ignore_index=True), pd.concat(test_out, ignore_index=True)
     add_decisions(train_scores, scores)
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],

@@ -26,8 +26,9 @@ import torch
 from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
 from asdlab.embeddings import save_embeddings
+from asdlab.errors import ConfigError, DataError
 from asdlab.features import LogMelParams, log_mel
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register
+from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES, cosine_distance_to_center, neg_log_softmax_score
 from asdlab.nn.mixup import mixup_batch
@@ -36,6 +37,7 @@ from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}
+BACKENDS = ("logsoftmax", "cosine")
 
 # The reference hyperparameters (paper preset); smaller presets change size and schedule only.
 _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedding_dim=128,
@@ -118,16 +120,15 @@ def class_scores(model: GramMFN, emb: np.ndarray, class_index: np.ndarray, p: di
         y = torch.from_numpy(labels)
         if p["backend"] == "cosine":
             return cosine_distance_to_center(head, e, y).numpy()
-        if p["backend"] == "logsoftmax":
-            return neg_log_softmax_score(head, e, y, p["s"], p["m"]).numpy()
-        raise ValueError(f"unknown backend {p['backend']!r} (logsoftmax, cosine)")
+        return neg_log_softmax_score(head, e, y, p["s"], p["m"]).numpy()
 
     scores = at(np.maximum(class_index, 0))
     unknown = np.flatnonzero(class_index < 0)
     if len(unknown) == 0:
         return scores
     if any(len(candidates[i]) == 0 for i in unknown):
-        raise ValueError("a clip of unknown class has no class of its machine and section in training")
+        raise DataError("a test clip's class is unknown and its machine and section have no "
+                        "class in training")
     needed = np.unique(np.concatenate([candidates[i] for i in unknown]))
     per_class = {int(k): at(np.full(len(emb), k)) for k in needed}
     for i in unknown:
@@ -137,6 +138,8 @@ def class_scores(model: GramMFN, emb: np.ndarray, class_index: np.ndarray, p: di
 
 def _run(ctx: RunContext) -> MethodOutput:
     p = ctx.params
+    if p["backend"] not in BACKENDS:
+        raise ConfigError(f"unknown backend {p['backend']!r}; choose from {', '.join(BACKENDS)}")
     table = ctx.table
     train_w, train_rows, skipped = _waves(table[table["split"] == "train"], ctx)
     test_w, test_rows, skipped_test = _waves(table[table["split"] == "test"], ctx)
@@ -172,8 +175,8 @@ def _run(ctx: RunContext) -> MethodOutput:
     cols = ["file", "machine", "section", "domain", "label", "split", "attributes", "class", "class_index"]
     artifacts = save_embeddings(ctx.workdir, meta[cols], np.concatenate([emb_train, emb_test]),
                                 centers=model.head.centers().detach().numpy(), classes=classes)
-    train_scores = train_rows[SCORE_COLUMNS[:5]].assign(score=s_train)
-    scores = test_rows[SCORE_COLUMNS[:5]].assign(score=s_test)
+    train_scores = score_frame(train_rows, s_train)
+    scores = score_frame(test_rows, s_test)
     add_decisions(train_scores, scores)
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
                         skipped=skipped + skipped_test, artifacts=artifacts + ["history.csv"])
