@@ -77,12 +77,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     """
     m = get_method(method)
     out = Path(out)
-    table = build_clip_table(data)
-    if machines:
-        unknown = sorted(set(machines) - set(table["machine"]))
-        if unknown:
-            raise AsdlabError(f"{data}: no machine folder for {unknown}; found {sorted(table['machine'].unique())}")
-        table = table[table["machine"].isin(machines)].reset_index(drop=True)
+    table = build_clip_table(data, machines=machines)
     config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
               "seed": seed, "data": str(Path(data).resolve()),
               "data_fingerprint": data_fingerprint(table["path"]),

@@ -166,3 +166,12 @@ def test_a_corrupt_clip_stops_the_run_unless_skipped_and_then_it_is_listed(tmp_p
     skipped = pd.read_csv(tmp_path / "b" / "skipped.csv")
     assert [p.split("/")[-1] for p in skipped["path"]] == [bad.name]
     assert len(load_run(tmp_path / "b")["train_scores"]) == 4  # 5 training clips, one skipped
+
+
+def test_machines_restrict_the_run_and_an_unknown_one_is_named(dataset, tmp_path):
+    out = run_method("ae_mse", dataset, tmp_path / "fan", preset="smoke", overrides={"epochs": 1},
+                     machines=["fan"], cache_dir=tmp_path / "c", progress=False)
+    assert set(load_run(out)["scores"]["machine"]) == {"fan"}
+    with pytest.raises(ValueError, match=r"\['pump'\] not found; available: \['ToyCar', 'fan'\]"):
+        run_method("ae_mse", dataset, tmp_path / "x", preset="smoke", machines=["pump"],
+                   cache_dir=tmp_path / "c", progress=False)
