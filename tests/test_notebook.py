@@ -1,0 +1,89 @@
+"""The notebook conventions: parameter checks, default folders, renderer and thread set-up."""
+
+import os
+
+import plotly.io as pio
+import pytest
+import torch
+
+from asdlab import notebook as nb
+from asdlab.errors import ConfigError
+
+
+@pytest.fixture
+def keep_threads():
+    n, renderer = torch.get_num_threads(), pio.renderers.default
+    yield
+    torch.set_num_threads(n)
+    pio.renderers.default = renderer
+
+
+def test_setup_sets_renderer_threads_and_seed(monkeypatch, keep_threads):
+    pio.renderers.default = "json"
+    monkeypatch.setenv(nb.THREADS_ENV, "1")
+    info = nb.setup(seed=7)
+    assert pio.renderers.default == "plotly_mimetype"
+    assert info["threads"] == torch.get_num_threads() == 1
+    a = torch.rand(3)
+    nb.setup(seed=7)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_setup_rejects_bad_thread_settings(monkeypatch, keep_threads):
+    monkeypatch.setenv(nb.THREADS_ENV, "two")
+    with pytest.raises(ConfigError, match="ASDLAB_THREADS='two'"):
+        nb.setup()
+    monkeypatch.delenv(nb.THREADS_ENV)
+    with pytest.raises(ConfigError, match="threads=0"):
+        nb.setup(threads=0)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"preset": "fast"}, "preset='fast': must be one of smoke, course, paper"),
+    ({"seed": -1}, "seed=-1"),
+    ({"seed": True}, "seed=True"),
+    ({"method": "no_such_method"}, "no_such_method"),
+    ({"methods": "ae_mse"}, "methods='ae_mse'"),
+    ({"methods": []}, "non-empty"),
+    ({"data_dir": 3}, "data_dir=3"),
+    ({"interactive": "no"}, "interactive='no'"),
+])
+def test_check_params_names_the_bad_parameter(params, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        nb.check_params(**params)
+
+
+def test_check_params_accepts_good_values():
+    nb.check_params(preset="smoke", seed=0, method="ae_mse", methods=["ae_mse", "ae_mahala"],
+                    data_dir=None, runs_dir="runs", interactive=False, anything="else")
+
+
+def test_project_dir_and_default_runs(tmp_path, monkeypatch):
+    (tmp_path / "asdlab").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert nb.project_dir() == tmp_path.resolve()
+    assert nb.resolve_runs(None, "smoke") == tmp_path.resolve() / "runs" / "smoke"
+    assert nb.resolve_runs(str(tmp_path / "x"), "smoke") == tmp_path / "x"
+
+
+def test_ensure_data_missing_folder_is_an_error_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(ConfigError, match="data_dir=.*nope.*no such folder"):
+        nb.ensure_data(str(missing), "smoke")
+    assert not missing.exists()
+    assert nb.ensure_data(str(tmp_path), "smoke") == tmp_path
+
+
+def test_ensure_data_default_generates_factory_under_project(tmp_path, monkeypatch):
+    (tmp_path / "asdlab").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr("asdlab.synth.generate_dataset",
+                        lambda out, **kw: calls.append((out, kw)) or out)
+    assert nb.ensure_data(None, "smoke", seed=3) == tmp_path.resolve() / "data" / "factory-smoke-seed3"
+    assert calls[0][1]["preset"] == "smoke" and calls[0][1]["seed"] == 3
+    assert nb.ensure_data(None, "course").name == "factory-course"
+    assert os.environ.get("ASDLAB_CACHE")  # conftest keeps caches out of $HOME
