@@ -80,3 +80,158 @@ def test_factory_ground_truth_knows_hidden_attributes_and_anomaly_kinds(tmp_path
     gearbox = merged[merged["machine"] == "gearbox"]
     assert (gearbox["attributes"] == "noAttribute").all()
     assert (gearbox["true_attributes"] != "noAttribute").all() and gearbox["true_attributes"].str.len().min() > 0
+
+
+# ---------------------------------------------------------------------------------- UMAP
+
+def _blobs(n_per=12, dim=6, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 0.05, (n_per, dim)) + np.eye(dim)[0]
+    b = rng.normal(0, 0.05, (n_per, dim)) + np.eye(dim)[1]
+    return np.concatenate([a, b]).astype(np.float32)
+
+
+def test_umap_coords_is_seeded_keeps_clusters_apart_and_handles_small_sets():
+    from asdlab.analysis import umap_coords
+
+    x = _blobs()
+    xy = umap_coords(x, seed=0)
+    assert xy.shape == (24, 2) and xy.dtype == np.float32
+    np.testing.assert_array_equal(xy, umap_coords(x, seed=0))
+    # two orthogonal blobs: every point is closer to its own blob's centroid than to the other's
+    ca, cb = xy[:12].mean(0), xy[12:].mean(0)
+    da, db = np.linalg.norm(xy - ca, axis=1), np.linalg.norm(xy - cb, axis=1)
+    assert (da[:12] < db[:12]).all() and (db[12:] < da[12:]).all()
+    # n_neighbors=15 > N-1 is clipped instead of failing
+    assert umap_coords(x[:5], n_neighbors=15).shape == (5, 2)
+
+
+def test_umap_coords_errors():
+    from asdlab.analysis import umap_coords
+
+    with pytest.raises(AsdlabError, match="at least 4 embeddings, got 3"):
+        umap_coords(np.ones((3, 4)))
+    with pytest.raises(AsdlabError, match=r"2-D array \(N, D\)"):
+        umap_coords(np.ones(10))
+    bad = np.ones((6, 3))
+    bad[2, 1] = np.nan
+    with pytest.raises(AsdlabError, match="1 embedding"):
+        umap_coords(bad)
+
+
+def test_run_umap_caches_in_the_run_folder_and_joins_ground_truth(tmp_path, monkeypatch):
+    import asdlab.analysis as an
+
+    meta = _meta()
+    save_embeddings(tmp_path, meta, _blobs(4, 3)[:8], centers=np.ones((1, 3)), classes=["fan_00"])
+    calls = []
+
+    def fake(emb, seed, n_neighbors, min_dist, metric):
+        calls.append((seed, n_neighbors, min_dist, metric))
+        return np.stack([np.arange(len(emb)), -np.arange(len(emb))], 1).astype(np.float32) + seed
+
+    monkeypatch.setattr(an, "umap_coords", fake)
+    gt = pd.DataFrame({"file": ["t4.wav"], "machine": ["fan"], "true_attributes": ["spd_10"]})
+    pts = an.run_umap(tmp_path, ground_truth=gt)
+    assert calls == [(0, 15, 0.1, "cosine")]  # a run with centers is mapped by angle
+    assert list(pts.columns[:9]) == list(meta.columns) and list(pts["x"]) == list(range(8))
+    assert pts.loc[pts["file"] == "t4.wav", "true_attributes"].item() == "spd_10"
+    assert pts["true_attributes"].isna().sum() == 7
+    cached = list(tmp_path.glob("umap-*.npz"))
+    assert len(cached) == 1
+    again = an.run_umap(tmp_path)  # same parameters: read from the cache, no UMAP
+    assert len(calls) == 1 and np.array_equal(again[["x", "y"]], pts[["x", "y"]])
+    an.run_umap(tmp_path, seed=3)  # other parameters: another cache file
+    assert len(calls) == 2 and len(list(tmp_path.glob("umap-*.npz"))) == 2
+    # new embeddings in the folder invalidate the cache
+    for name in ("centers.npy", "classes.csv", "embeddings.npy"):
+        (tmp_path / name).unlink()
+    save_embeddings(tmp_path, meta, _blobs(4, 3, seed=1)[:8])
+    an.run_umap(tmp_path)
+    assert calls[-1] == (0, 15, 0.1, "euclidean")  # no centers any more: Euclidean
+    assert len(calls) == 3
+
+
+def test_embedding_status_explains_what_is_missing(tmp_path):
+    from asdlab.analysis import embedding_status
+
+    (tmp_path / "config.json").write_text('{"method": "ae_mse"}')
+    s = embedding_status(tmp_path)
+    assert not s["embeddings"] and not s["centers"] and "ae_mse saves none" in s["note"]
+    save_embeddings(tmp_path, _meta(), np.ones((8, 2)))
+    s = embedding_status(tmp_path)
+    assert s["embeddings"] and not s["centers"] and "no class head" in s["note"]
+    save_embeddings(tmp_path, _meta(), np.ones((8, 2)), centers=np.ones((1, 2)), classes=["fan_00"])
+    assert embedding_status(tmp_path) == {"embeddings": True, "centers": True, "note": ""}
+
+
+# ------------------------------------------------------------------- detection by kind / severity
+
+def _scored():
+    """fan: 3 source + 2 target normals, anomalies of kinds a (source) and b (target)."""
+    rows = [("n1", "source", "normal", 0.1), ("n2", "source", "normal", 0.2), ("n3", "source", "normal", 0.3),
+            ("n4", "target", "normal", 0.4), ("n5", "target", "normal", 0.5),
+            ("a1", "source", "anomaly", 0.35), ("a2", "source", "anomaly", 0.05),
+            ("b1", "target", "anomaly", 0.6), ("b2", "source", "anomaly", 0.25)]
+    scores = pd.DataFrame(rows, columns=["file", "domain", "label", "score"]).assign(machine="fan", section="00")
+    gt = pd.DataFrame({"file": scores["file"], "machine": "fan",
+                       "anomaly_kind": ["", "", "", "", "", "a", "a", "b", "b"],
+                       "severity": [0, 0, 0, 0, 0, 0.25, 0.9, 0.1, 0.6]})
+    return scores, gt
+
+
+def test_detection_by_kind_against_hand_computed_aucs():
+    from asdlab.analysis import detection_by_kind
+
+    scores, gt = _scored()
+    t = detection_by_kind(scores, gt).set_index(["domain", "kind"])
+    assert list(t.index.get_level_values("kind")[:3]) == ["a", "b", "all kinds"]
+    # kind a (0.35, 0.05) vs all 5 normals: 0.35 beats 3 of them, 0.05 none -> 3/10
+    assert t.loc[("all", "a"), "auc"] == pytest.approx(0.3)
+    assert t.loc[("all", "a"), ["n_anomaly", "n_normal"]].tolist() == [2, 5]
+    # kind b (0.6, 0.25) vs all normals: 5 + 2 of 10
+    assert t.loc[("all", "b"), "auc"] == pytest.approx(0.7)
+    # source domain: a vs the 3 source normals: (3 + 0) / 6; b only has b2 there: 2/3
+    assert t.loc[("source", "a"), "auc"] == pytest.approx(0.5)
+    assert t.loc[("source", "b"), "auc"] == pytest.approx(2 / 3)
+    # target: only b1, above both target normals; kind a has no target anomaly, so no row
+    assert t.loc[("target", "b"), "auc"] == 1.0 and ("target", "a") not in t.index
+    y = (scores["label"] == "anomaly").to_numpy()
+    assert t.loc[("all", "all kinds"), "auc"] == pytest.approx(roc_auc_score(y, scores["score"]))
+    assert t.loc[("all", "all kinds"), "n_anomaly"] == 4
+
+
+def test_detection_by_severity_bins_and_errors():
+    from asdlab.analysis import detection_by_kind, detection_by_severity
+
+    scores, gt = _scored()
+    t = detection_by_severity(scores, gt).query("domain == 'all'").set_index("severity")
+    # 0.25 and 0.1 fall in the first (closed) bin, 0.6 in (0.5, 0.75], 0.9 in (0.75, 1]
+    assert list(t.index) == ["0-0.25", "0.5-0.75", "0.75-1", "all"]
+    assert t["n_anomaly"].tolist() == [2, 1, 1, 4]
+    # first bin: a1 (0.35) beats 3 of the 5 normals, b1 (0.6) all 5 -> 8/10
+    assert t.loc["0-0.25", "auc"] == pytest.approx(0.8)
+    assert t.loc["0.75-1", "auc"] == 0.0  # a2 (0.05) is below every normal
+    coarse = detection_by_severity(scores, gt, bins=(0.5, 1.0)).query("domain == 'all'")
+    assert coarse["severity"].tolist() == ["0.5-1", "all"] and coarse["n_anomaly"].tolist() == [2, 2]
+    with pytest.raises(AsdlabError, match="increasing edges"):
+        detection_by_severity(scores, gt, bins=(0.5, 0.2))
+    empty = detection_by_kind(scores, None)
+    assert empty.empty and list(empty.columns) == ["machine", "domain", "kind", "auc", "n_anomaly", "n_normal"]
+    assert detection_by_severity(scores, None).empty
+    with pytest.raises(AsdlabError, match="1 anomalous clip.* not in the ground truth, first fan/b2"):
+        detection_by_kind(scores, gt[gt["file"] != "b2"])
+
+
+def test_styled_metrics_shows_percent_bold_summary_and_official_score():
+    from asdlab.analysis import styled_metrics
+    from asdlab.metrics import metrics_table
+
+    sections = pd.DataFrame({"machine": ["fan", "valve"], "section": ["00", "00"],
+                             "auc_source": [0.8, 0.6], "auc_target": [0.7, np.nan], "pauc": [0.6, 0.55],
+                             "auc": [0.75, 0.6]})
+    table = metrics_table(sections)
+    html = styled_metrics(table, caption="ae_mse").to_html()
+    assert "80.00 %" in html and "70.00 %" in html and ">-<" in html.replace(" ", "")
+    assert f"ae_mse | Official score (hmean of every AUC and pAUC): {100 * table.attrs['official_score']:.2f} %" in html
+    assert html.count("font-weight: bold") == 1  # one CSS rule for the All (hmean) cells

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from asdlab.viz import angle_histograms
 
@@ -35,3 +36,113 @@ def test_figure_one_has_a_panel_per_loss_and_a_dropdown_per_selection():
     expected, _ = np.histogram(tables["Noisy-ArcMix"].query("machine == 'fan' and domain == 'target' and label == 'anomaly'")["angle"],
                                bins=np.arange(0.0, fig.layout.xaxis.range[1] + 5.0, 5.0))
     np.testing.assert_allclose(shown[3].y, expected / 5)
+
+
+# ------------------------------------------------------------------------- embedding map
+
+def _points():
+    rows = []
+    for machine, attrs in [("fan", "spd_10"), ("gearbox", "noAttribute")]:
+        for i in range(4):
+            rows.append(dict(file=f"{machine}_train_{i}.wav", machine=machine, domain="source" if i < 3 else "target",
+                             label="normal", split="train", attributes=attrs,
+                             true_attributes=f"v_{i % 2}", anomaly_kind=""))
+        for i, (d, lab) in enumerate([("source", "normal"), ("source", "anomaly"), ("target", "anomaly")]):
+            rows.append(dict(file=f"{machine}_test_{i}.wav", machine=machine, domain=d, label=lab, split="test",
+                             attributes=attrs, true_attributes="v_0",
+                             anomaly_kind="rub" if lab == "anomaly" else ""))
+    pts = pd.DataFrame(rows)
+    return pts.assign(x=np.arange(len(pts), dtype=float), y=-np.arange(len(pts), dtype=float))
+
+
+def test_embedding_map_menus_colors_symbols_and_hover():
+    from asdlab.viz import COLOR_BY, FIXED_COLORS, LABEL_COLORS, embedding_map
+
+    pts = _points()
+    fig = embedding_map(pts)
+    data = [t for t in fig.data if t.x[0] is not None]
+    assert [t.name for t in data] == ["fan train", "fan test", "gearbox train", "gearbox test"]
+    assert [t.marker.symbol for t in data] == ["circle", "diamond"] * 2
+    assert list(data[1].customdata[:, 0]) == ["fan_test_0.wav", "fan_test_1.wav", "fan_test_2.wav"]
+    np.testing.assert_array_equal(data[1].x, [4, 5, 6])
+    color_menu, machine_menu = fig.layout.updatemenus
+    assert [b.label for b in color_menu.buttons] == [COLOR_BY[c] for c in COLOR_BY]
+    # default coloring: domain; the legend lists source and target plus the two symbols
+    assert list(data[0].marker.color) == [FIXED_COLORS["domain"]["source"]] * 3 + [FIXED_COLORS["domain"]["target"]]
+    assert sorted(t.name for t in fig.data if t.showlegend is not False and t.x[0] is None) == \
+        ["source", "target", "test clips", "train clips"]
+    # the label button recolors the test clips: normal blue, anomalies red; legend follows
+    label = color_menu.buttons[list(COLOR_BY).index("label")].args
+    assert list(label[0]["marker.color"][1]) == [LABEL_COLORS["normal"], LABEL_COLORS["anomaly"], LABEL_COLORS["anomaly"]]
+    assert label[1] == {"legend.title.text": COLOR_BY["label"]} and list(label[2]) == list(range(len(fig.data)))
+    legend = [t.name for t, shown in zip(fig.data, label[0]["showlegend"]) if shown]
+    assert sorted(legend) == ["anomaly", "normal", "test clips", "train clips"]
+    # anomaly kind: normal clips say "normal", anomalies their kind
+    kind = color_menu.buttons[list(COLOR_BY).index("anomaly_kind")].args[0]
+    names = [t.name for t, shown in zip(fig.data, kind["showlegend"]) if shown]
+    assert sorted(names) == ["normal", "rub", "test clips", "train clips"]
+    # true attributes v_0 / v_1 get two different palette colors
+    true = color_menu.buttons[list(COLOR_BY).index("true_attributes")].args[0]["marker.color"][0]
+    assert true[0] == true[2] != true[1] == true[3]
+    # machine menu: 'gearbox' shows only the gearbox traces and rescales the axes
+    gear = machine_menu.buttons[[b.label for b in machine_menu.buttons].index("gearbox")].args
+    assert list(gear[0]["visible"]) == [False, False, True, True] and list(gear[2]) == [0, 1, 2, 3]
+    assert gear[1]["xaxis.autorange"] is True
+
+
+def test_embedding_map_skips_unknown_columns_and_rejects_bad_input():
+    from asdlab.viz import embedding_map
+
+    pts = _points().drop(columns=["true_attributes", "anomaly_kind"]).assign(domain=np.nan)
+    fig = embedding_map(pts)
+    assert [b.label.split(" ")[0] for b in fig.layout.updatemenus[0].buttons] == \
+        ["label", "split", "machine", "attributes"]  # domain is all unknown: no option
+    with pytest.raises(ValueError, match="lack column"):
+        embedding_map(pts.drop(columns=["x"]))
+    with pytest.raises(ValueError, match="cannot color by"):
+        embedding_map(pts, color_by=["colour"])
+
+
+# ------------------------------------------------------------------ scores and detection
+
+def test_score_distributions_panel_per_machine_box_per_label():
+    from asdlab.viz import score_distributions
+
+    scores = pd.DataFrame({"file": [f"c{i}.wav" for i in range(8)], "machine": ["fan"] * 4 + ["valve"] * 4,
+                           "domain": ["source", "target"] * 4, "label": ["normal", "normal", "anomaly", "anomaly"] * 2,
+                           "score": np.arange(8.0)})
+    fig = score_distributions(scores)
+    assert [a.text for a in fig.layout.annotations] == ["fan", "valve"]
+    assert [(t.name, t.xaxis) for t in fig.data] == [("normal", "x"), ("anomaly", "x"), ("normal", "x2"), ("anomaly", "x2")]
+    np.testing.assert_array_equal(fig.data[3].y, [6.0, 7.0])
+    assert list(fig.data[3].x) == ["source", "target"] and list(fig.data[3].text) == ["c6.wav", "c7.wav"]
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert fig.layout.boxmode == "group"
+
+
+def test_detection_figure_bars_per_domain_and_empty_case():
+    from asdlab.viz import detection_figure
+
+    kind = pd.DataFrame({"machine": ["fan", "fan", "fan"], "domain": ["all", "all", "source"],
+                         "kind": ["rub", "all kinds", "rub"], "auc": [0.9, 0.8, 0.7],
+                         "n_anomaly": [5, 10, 3], "n_normal": [20, 20, 10]})
+    sev = kind.rename(columns={"kind": "severity"}).assign(severity=["0-0.5", "all", "0-0.5"])
+    fig = detection_figure(kind, sev)
+    assert [a.text for a in fig.layout.annotations] == ["AUC per anomaly kind", "AUC per severity bin"]
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [(t.name, t.yaxis) for t in bars] == [("all", "y"), ("source", "y"), ("all", "y2"), ("source", "y2")]
+    assert [list(level) for level in bars[0].x] == [["fan", "fan"], ["rub", "all kinds"]]
+    np.testing.assert_allclose(bars[0].y, [0.9, 0.8])
+    assert bars[1].customdata.tolist() == [[3, 10]]
+    assert [s.y0 for s in fig.layout.shapes] == [0.5, 0.5]  # chance line in both panels
+    only_kind = detection_figure(kind, None)
+    assert len(only_kind.layout.annotations) == 1 and [t.type for t in only_kind.data] == ["scatter", "bar", "bar"]
+    # the axis order: an invisible first trace lists "all" first, then bins by lower edge, for
+    # every machine (plotly orders multicategory levels by first appearance)
+    sev2 = pd.DataFrame({"machine": ["a", "a", "b", "b", "b"], "domain": "all", "auc": 0.5, "n_anomaly": 1,
+                         "n_normal": 1, "severity": ["0.5-1", "all", "0-0.5", "0.5-1", "all"]})
+    order = detection_figure(None, sev2).data[0]
+    assert order.type == "scatter" and all(y is None for y in order.y)
+    assert [list(level) for level in order.x] == [["a", "b", "b", "a", "b"], ["all", "all", "0-0.5", "0.5-1", "0.5-1"]]
+    empty = detection_figure(kind.iloc[:0], kind.iloc[:0])
+    assert len(empty.data) == 0 and "no anomaly kinds" in empty.layout.annotations[0].text

@@ -4,6 +4,14 @@ One AE per machine type, trained on the 5-frame log-mel vectors of all its train
 (source and target together). Both methods train the same AE (same parameters and data give
 the same model key), so the second one reuses the model from the cache instead of training
 again. See ``shared/METHODS.md`` section 2.
+
+Both also save per-clip embeddings (``embeddings.npy`` / ``embeddings.csv``, see
+:mod:`asdlab.embeddings`) for maps such as UMAP: the mean over a clip's 5-frame vectors of the
+AE's 8-d bottleneck code (after its BatchNorm and ReLU, i.e. exactly what the decoder receives).
+The mean is the clip-level summary every pooled classifier embedding uses too; it describes
+where the clip's normal-looking frames sit in the AE's code space. The AE has no class head,
+so ``class`` is empty and ``class_index`` is -1 and no centers are saved. The embeddings are
+computed after scoring, with the same model in eval mode, and never enter the scores.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import torch
 from asdlab.backends import SelectiveMahalanobis, mse_score
 from asdlab.data.audio import read_many
 from asdlab.data.cache import FeatureCache, file_key
+from asdlab.embeddings import save_embeddings
 from asdlab.errors import DataError
 from asdlab.features import LogMelParams, stack_frames
 from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
@@ -86,9 +95,31 @@ def residuals(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = 
     return np.split(out, np.cumsum([len(v) for v in vectors])[:-1])
 
 
+@torch.no_grad()
+def bottleneck_means(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = "cpu",
+                     chunk: int = 16384) -> np.ndarray:
+    """Clip embeddings: the mean of ``model.encode`` over each clip's vectors.
+
+    ``vectors``: one ``(n_vectors_i, input_dim)`` array per clip. Returns
+    ``(n_clips, bottleneck)`` float32 (``(0, bottleneck)`` for no clips).
+    """
+    dim = model.encoder[-1][0].out_features
+    if not vectors:
+        return np.zeros((0, dim), np.float32)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    x = torch.from_numpy(np.concatenate(vectors))
+    codes = torch.cat([model.encode(xb.to(dev)).cpu() for xb in x.split(chunk)]).numpy()
+    return np.stack([c.mean(axis=0) for c in np.split(codes, np.cumsum([len(v) for v in vectors])[:-1])])
+
+
+EMBEDDING_COLUMNS = ["file", "machine", "section", "domain", "label", "split", "attributes",
+                     "class", "class_index"]
+
+
 def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     p = ctx.params
-    train_out, test_out, skipped = [], [], []
+    train_out, test_out, skipped, emb_meta, emb = [], [], [], [], []
     for machine, rows in ctx.table.groupby("machine", sort=True):
         feats, bad = _features(rows, ctx)
         skipped += bad
@@ -122,10 +153,14 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
                     s_test[te] = maha.score([r for r, a in zip(res_test, te) if a])
         train_out.append(score_frame(train_rows, s_train))
         test_out.append(score_frame(test_rows, s_test))
+        emb_meta += [train_rows, test_rows]
+        emb += [bottleneck_means(model, train_vecs, ctx.device), bottleneck_means(model, test_vecs, ctx.device)]
     train_scores, scores = pd.concat(train_out, ignore_index=True), pd.concat(test_out, ignore_index=True)
     add_decisions(train_scores, scores)
+    meta = pd.concat(emb_meta, ignore_index=True).assign(**{"class": ""}, class_index=-1)
+    artifacts = save_embeddings(ctx.workdir, meta[EMBEDDING_COLUMNS], np.concatenate(emb))
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
-                        skipped=skipped)
+                        skipped=skipped, artifacts=artifacts)
 
 
 register(Method("ae_mse", "official AutoEncoder baseline, mean squared reconstruction error",

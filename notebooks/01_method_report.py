@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Method report
+#
+# One anomalous-sound-detection method on one dataset: what it is, how well it detects
+# anomalies per machine type (the official DCASE table), how its embedding space looks, how its
+# scores are spread, and, on the built-in factory data, which anomaly kinds and severities it
+# catches. The method is trained once; when its run folder already exists it is reused as it is.
+#
+# Parameters (papermill): `method` (see `asdlab methods`), `preset` (smoke / course / paper),
+# `data_dir` (None = the built-in factory data at the preset's scale), `runs_dir` (None =
+# `runs/<preset>`), `seed`, `interactive` (progress bars on or off: every figure here uses
+# plotly menus, which work the same in JupyterLab and in the static HTML report).
+
+# %% tags=["parameters"]
+preset = "course"
+data_dir = None
+runs_dir = None
+seed = 0
+interactive = True
+method = "tastgram_noisy_arcmix"
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from asdlab import notebook as nb
+from asdlab.analysis import (angle_table, detection_by_kind, detection_by_severity, embedding_status,
+                             factory_ground_truth, run_umap, styled_metrics)
+from asdlab.methods import get_method
+from asdlab.runs import load_run, run_method
+from asdlab.viz import angle_histograms, detection_figure, embedding_map, score_distributions
+
+info = nb.setup(seed)
+nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed,
+                interactive=interactive, method=method)
+data = nb.ensure_data(data_dir, preset, seed)
+runs = nb.resolve_runs(runs_dir, preset)
+gt = factory_ground_truth(data)  # None for real DCASE data
+
+# %%
+run_dir = run_method(method, data, runs / method, preset=preset, seed=seed, progress=interactive)
+run = load_run(run_dir)
+status = embedding_status(run_dir)
+display(Markdown(f"**{method}**: {get_method(method).summary}.  \nRun folder `{run_dir}`, data "
+                 f"`{data}`, preset `{preset}`, seed {seed}, {info['device']} with {info['threads']} threads."))
+pd.Series(run["config"]["params"], name="value", dtype=object).to_frame().rename_axis("parameter")
+
+# %% [markdown]
+# ## Official metrics
+#
+# Per machine type: AUC over the source-domain normals plus all anomalies, AUC over the
+# target-domain normals plus all anomalies, and the partial AUC (false-positive rate up to 0.1)
+# over all clips. The last row is the harmonic mean of each column; the official score is the
+# harmonic mean of every AUC and pAUC above it.
+
+# %%
+styled_metrics(run["table"], caption=method) if "table" in run else Markdown(
+    "The test labels of this dataset are unknown (evaluation data): no metrics.")
+
+# %% [markdown]
+# ## Angles to the class centers
+#
+# For methods with a class head: the angle between each test clip's embedding and the center
+# of its class (the Noisy-ArcMix paper's Figure 1). A loss that separates well keeps normal
+# clips at small angles and pushes anomalies out. The menu picks a machine type and domain.
+
+# %%
+if status["centers"]:
+    angle_histograms({method: angle_table(run_dir, ground_truth=gt)}).show()
+else:
+    display(Markdown(status["note"]))
+
+# %% [markdown]
+# ## UMAP map of the embeddings
+#
+# Every training and test clip, projected to 2-D with UMAP (seeded; computed once and cached in
+# the run folder). The first menu changes the coloring: domain, label, split, machine, the
+# attributes in the file names and, on factory data, the true attributes (also where file names
+# say `noAttribute`) and anomaly kinds. The second menu shows one machine type. Circles are
+# training clips, diamonds test clips; hover for the file name.
+
+# %%
+if status["embeddings"]:
+    embedding_map(run_umap(run_dir, seed=seed, ground_truth=gt), title=f"UMAP of {method}'s embeddings").show()
+else:
+    display(Markdown(status["note"]))
+
+# %% [markdown]
+# ## Score distributions
+#
+# Anomaly scores (higher = more anomalous) of the normal and anomalous test clips, per domain.
+# A good detector separates the two colors in both domains; a target-domain normal box as high
+# as the anomalies is the domain-shift problem of first-shot ASD.
+
+# %%
+score_distributions(run["scores"])
+
+# %% [markdown]
+# ## Which anomalies are detected
+#
+# Only the built-in factory data knows each anomaly's kind and severity. The AUC of one kind
+# (or severity bin) compares its anomalous clips with the machine's normal clips, in both
+# domains together (`all`) and per domain; `all kinds` is every anomaly. Subtle anomalies
+# (low severity) are expected to be harder.
+
+# %%
+by_kind = detection_by_kind(run["scores"], gt)
+by_severity = detection_by_severity(run["scores"], gt)
+if gt is None:
+    display(Markdown("This dataset has no factory ground truth (`ground_truth/clips/`), so anomaly "
+                     "kinds and severities are unknown."))
+detection_figure(by_kind, by_severity)
+
+# %% [markdown]
+# ## Things to try
+#
+# - Run this report for `method="ae_mse"` and compare the map: the AE's bottleneck codes are not
+#   trained to separate classes.
+# - Color the map by true attributes for gearbox or slider: does the embedding recover
+#   attributes that the file names hide?
+# - Which anomaly kind is the hardest for each machine, and is it the same for every method?

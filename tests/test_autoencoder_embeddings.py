@@ -1,0 +1,41 @@
+"""The AE methods save clip embeddings: the mean bottleneck code of each clip."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from asdlab.embeddings import load_embeddings
+from asdlab.methods.autoencoder import bottleneck_means
+from asdlab.nn.ae import DenseAutoEncoder
+
+
+def test_bottleneck_means_is_the_mean_code_per_clip():
+    torch.manual_seed(0)
+    model = DenseAutoEncoder(input_dim=12, hidden=16, n_layers=2, bottleneck=4).eval()
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(n, 12)).astype(np.float32) for n in (3, 1, 5)]
+    emb = bottleneck_means(model, clips, chunk=4)  # chunks cut across clips
+    assert emb.shape == (3, 4) and emb.dtype == np.float32
+    with torch.no_grad():
+        for clip, e in zip(clips, emb):
+            np.testing.assert_allclose(e, model.encode(torch.from_numpy(clip)).mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    assert bottleneck_means(model, []).shape == (0, 4)
+
+
+def test_ae_runs_save_train_and_test_embeddings(tmp_path):
+    from asdlab.runs import run_method
+    from asdlab.synth import generate_dataset
+
+    data = generate_dataset(tmp_path / "data", preset="smoke", machines=["fan"], progress=False)
+    mse = run_method("ae_mse", data, tmp_path / "mse", preset="smoke", progress=False)
+    emb = load_embeddings(mse)
+    scores = pd.concat([pd.read_csv(mse / "train_scores.csv"), pd.read_csv(mse / "scores.csv")])
+    meta = emb["meta"]
+    assert emb["embeddings"].shape == (len(scores), 8) and emb["centers"] is None
+    assert sorted(meta["file"]) == sorted(scores["file"])
+    assert (meta["split"] == "train").sum() == 19 and (meta["class_index"] == -1).all()
+    assert np.isfinite(emb["embeddings"]).all() and (emb["embeddings"] >= 0).all()  # after the ReLU
+    assert emb["embeddings"].std(axis=0).max() > 0  # clips differ
+    # ae_mahala reuses the same AE (model cache), so its embeddings are the same
+    maha = load_embeddings(run_method("ae_mahala", data, tmp_path / "maha", preset="smoke", progress=False))
+    np.testing.assert_array_equal(maha["embeddings"], emb["embeddings"])
