@@ -11,7 +11,8 @@ from typing import Callable
 def atomic_write(path: str | os.PathLike, write: Callable, text: bool = False) -> None:
     """Call ``write(fh)`` on a temporary file next to ``path`` (parents created), then move
     it onto ``path`` with :func:`os.replace`. ``text``: UTF-8 text mode without newline
-translation, else binary. On any error the temporary file is removed and
+    translation, else binary. The file gets the mode a plain ``open`` would give (0666 minus the
+    umask), so reports can be served. On any error the temporary file is removed and
     ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,10 +20,17 @@ translation, else binary. On any error the temporary file is removed and
     try:
         with (os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb")) as fh:
             write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
