@@ -1,7 +1,7 @@
-"""The ``asdlab`` command: index, methods, run, evaluate, synth.
+"""The ``asdlab`` command: index, methods, run, evaluate, synth, report.
 
 Errors on bad input (:class:`asdlab.errors.AsdlabError`) print one clear line to stderr and
-exit with status 2; a successful command exits 0.
+exit with status 2; a successful command exits 0. ``report`` exits 1 when a notebook failed.
 """
 
 from __future__ import annotations
@@ -95,6 +95,29 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from asdlab.report import run_report
+    from asdlab.report.worker import skip_iri_format_checks
+
+    skip_iri_format_checks()
+    try:
+        result = run_report(args.data, args.out, preset=args.preset, methods=args.methods, jobs=args.jobs,
+                            force=args.force, seed=args.seed, notebooks_dir=args.notebooks,
+                            log=None if args.quiet else print)
+    except KeyboardInterrupt:
+        print(f"asdlab report: interrupted; the notebooks that finished are kept in {args.out} and "
+              f"the next run goes on from there", file=sys.stderr)
+        return 130
+    print(f"report: {result.out / 'index.html'}")
+    if result.failed:
+        for entry in result.report["notebooks"]:
+            if entry["status"] != "ok":
+                print(f"asdlab report: failed: {entry['name']}: {entry['error']} "
+                      f"(see {result.out / entry['html']})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asdlab", description="First-shot anomalous sound detection lab (DCASE Task 2).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace an existing different dataset")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("report", help="execute the notebooks into an HTML report folder")
+    s.add_argument("--data", required=True, help="dataset root")
+    s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
+    s.add_argument("--out", required=True, help="report folder, e.g. reports/course")
+    s.add_argument("--methods", nargs="+", help="methods to report (default: every registered method)")
+    s.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    s.add_argument("--force", action="store_true",
+                   help="re-execute every notebook (run folders with a matching config are still reused), "
+                        "and write over a report made for other data, preset or seed")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--notebooks", help="folder with the notebooks (default: notebooks/ of the asdlab checkout)")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+    s.set_defaults(func=cmd_report)
     return p
 
 

@@ -1,0 +1,152 @@
+"""What ``asdlab report`` executes: a small declarative table of notebooks and their order.
+
+Each :class:`Step` names a notebook in ``notebooks/`` (a jupytext ``.py`` file) and how often it
+runs for a selection of methods. A later notebook is one more line in :data:`PLAN`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from asdlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import nbformat
+
+ALL = "all"
+"""``Step.methods`` value: pass every selected method."""
+
+NOISY_ARCMIX_FAMILY = ("tastgram_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
+
+SHARED_MODEL = {"ae_mahala": "ae_mse"}
+"""Methods that reuse another method's cached model: their per-method notebook runs after that
+method's, and never at the same time as a notebook writing that method's run, so the model is
+not trained twice at once."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One notebook of the plan.
+
+    ``per_method``: run once per selected method (output ``<notebook>-<method>``, parameter
+    ``method``); else once. ``methods``: when set, pass the parameter ``methods`` = the selected
+    methods among these (:data:`ALL`: all of them); the step is skipped when none is selected.
+    ``after``: notebooks (stems) whose every instance must have finished first.
+    ``writes``: run folders (method names, in ``runs_dir``) the notebook trains or reuses
+    whatever the selection; a per-method step also writes its method's. Two notebooks writing
+    the same run (or runs sharing a model, :data:`SHARED_MODEL`) never run at the same time.
+    """
+
+    notebook: str
+    per_method: bool = False
+    methods: tuple[str, ...] | str | None = None
+    after: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+
+PLAN: tuple[Step, ...] = (
+    # trains the two AE baselines in runs_dir itself (parts 5 and 6 of the tour)
+    Step("00_asd_in_one_hour", writes=("ae_mse", "ae_mahala")),
+    Step("01_method_report", per_method=True),
+    # its explorer trains or reuses its ``explorer_run`` parameter, tastgram_ce by default
+    Step("02_noisy_arcmix_angles", methods=NOISY_ARCMIX_FAMILY, after=("01_method_report",),
+         writes=("tastgram_ce",)),
+    Step("03_compare_methods", methods=ALL, after=("01_method_report",)),
+)
+
+
+@dataclasses.dataclass
+class Task:
+    """One notebook execution: output ``name``, source ``notebook`` stem, the step-specific
+    ``params`` (``method`` / ``methods``), the ``after`` task names, the run folders it
+    ``writes`` and all those it uses (``runs``: written or read; its inputs)."""
+
+    name: str
+    notebook: str
+    params: dict
+    after: list[str]
+    runs: list[str]
+    writes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def locks(self) -> set[str]:
+        """Keys no two running tasks may share: the (shared-model) runs it writes."""
+        return {SHARED_MODEL.get(m, m) for m in self.writes}
+
+
+def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN) -> list[Task]:
+    """The tasks of ``plan`` for the selected ``methods`` (names, in the user's order), in
+    plan order. Per-method steps of a method in :data:`SHARED_MODEL` run after the method whose
+    model they share, when both are selected."""
+    tasks: list[Task] = []
+    by_notebook: dict[str, list[str]] = {}
+    for step in plan:
+        after = [name for nb in step.after for name in by_notebook.get(nb, [])]
+        made = []
+        if step.per_method:
+            for m in methods:
+                deps = list(after)
+                shared = SHARED_MODEL.get(m)
+                if shared in methods:
+                    deps.append(f"{step.notebook}-{shared}")
+                writes = list(dict.fromkeys([m, *step.writes]))
+                made.append(Task(f"{step.notebook}-{m}", step.notebook, {"method": m}, deps, writes, writes))
+        elif step.methods is not None:
+            chosen = list(methods) if step.methods == ALL else [m for m in methods if m in step.methods]
+            if chosen:
+                runs = list(dict.fromkeys([*chosen, *step.writes]))
+                made.append(Task(step.notebook, step.notebook, {"methods": chosen}, after, runs, list(step.writes)))
+        else:
+            made.append(Task(step.notebook, step.notebook, {}, after, list(step.writes), list(step.writes)))
+        tasks += made
+        by_notebook.setdefault(step.notebook, []).extend(t.name for t in made)
+    return tasks
+
+
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """A notebook from a jupytext ``.py`` (or ``.ipynb``) file; a clear error when unreadable."""
+    import jupytext
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"notebook {path} not found")
+    try:
+        nb = jupytext.read(path)
+    except Exception as err:  # jupytext raises many kinds of errors on bad input
+        raise ConfigError(f"notebook {path}: cannot be read ({type(err).__name__}: {err})") from None
+    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"})
+    return nb
+
+
+def declared_parameters(nb: nbformat.NotebookNode, where: str = "notebook") -> set[str]:
+    """Names assigned at the top level of the cell tagged ``parameters``. ``where`` names the
+    notebook in errors (no such cell, or a cell that is not valid Python)."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        raise ConfigError(f"{where}: no cell tagged 'parameters'")
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError as err:
+        raise ConfigError(f"{where}: the parameters cell is not valid Python ({err.msg}, line {err.lineno})") from None
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name):
+                    names.add(n.id)
+    return names
+
+
+def check_parameters(nb: nbformat.NotebookNode, params: dict, where: str) -> None:
+    """:class:`ConfigError` naming ``where`` and the first parameter in ``params`` that the
+    notebook's parameters cell does not declare (papermill would only warn)."""
+    declared = declared_parameters(nb, where)
+    for name in params:
+        if name not in declared:
+            raise ConfigError(f"{where}: the parameters cell does not declare {name!r}, which the "
+                              f"report passes (declared: {', '.join(sorted(declared)) or 'none'})")

@@ -1,0 +1,326 @@
+"""``asdlab report``: execute the plan's notebooks into one report folder.
+
+``run_report(data, "reports/NAME", preset=...)`` writes, in ``reports/NAME/``:
+
+- ``<name>.ipynb`` and ``<name>.html`` per notebook (executed copy with the parameters
+  papermill injected; standalone HTML with offline plotly figures),
+- ``runs/``: the run folders the notebooks train or reuse (``runs_dir`` of every notebook),
+- ``report.json``: parameters, data fingerprint, and per notebook its status, input
+  fingerprint and times (updated after every notebook),
+- ``index.html``: links to every notebook with status and duration, and the comparison table.
+
+Each notebook runs in its own process (:mod:`asdlab.report.worker`), ``jobs`` at a time, with
+``$ASDLAB_THREADS`` (and the BLAS thread variables) set to ``cpu_count // jobs``. A notebook is
+skipped when its inputs did not change: its source text, parameters, the data fingerprint, the
+asdlab version, and the ``config.json`` + ``summary.json`` of the run folders it writes or reads.
+``force`` re-executes every notebook, but the notebooks still reuse run folders whose
+configuration matches (delete ``runs/`` to retrain). Changes to the asdlab code under an
+unchanged version number are not detected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import asdlab
+from asdlab.atomic import atomic_write_text
+from asdlab.errors import AsdlabError, ConfigError
+from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, read_notebook
+
+REPORT_FILE = "report.json"
+INDEX_FILE = "index.html"
+RUNS_DIR = "runs"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""Set to the same count as ``$ASDLAB_THREADS`` for the kernels unless already set."""
+
+
+class ReportExistsError(AsdlabError):
+    """The report folder was made for other data, preset or seed (or is not a report)."""
+
+
+@dataclasses.dataclass
+class ReportResult:
+    """Outcome of :func:`run_report`: the report folder ``out``, its ``report`` dict (the content
+    of ``report.json``), the names of the notebooks ``executed`` now and of those ``failed``."""
+
+    out: Path
+    report: dict
+    executed: list[str]
+    failed: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def default_notebooks_dir() -> Path:
+    """``notebooks/`` next to the ``asdlab`` package (the project checkout)."""
+    return Path(asdlab.__file__).resolve().parent.parent / "notebooks"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def runs_state(runs_dir: Path, methods: list[str]) -> dict:
+    """``{method: {"config": text|None, "summary": text|None}}`` of the run folders."""
+    def text(p: Path):
+        return p.read_text() if p.is_file() else None
+    return {m: {"config": text(runs_dir / m / "config.json"), "summary": text(runs_dir / m / "summary.json")}
+            for m in methods}
+
+
+def execute_in_process(spec: dict, env: dict) -> dict:
+    """Run :mod:`asdlab.report.worker` on ``spec`` in a new Python process with ``env``;
+    returns its ``{"status", "error"}`` (a failed status when the process died)."""
+    with tempfile.TemporaryDirectory(prefix="asdlab-report-") as tmp:
+        spec = {**spec, "result": str(Path(tmp) / "result.json")}
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        with _LIVE_LOCK:
+            if _STOPPING.is_set():
+                return {"status": "failed", "error": "interrupted before it started"}
+            proc = subprocess.Popen([sys.executable, "-m", "asdlab.report.worker", str(spec_file)], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            _LIVE.add(proc)
+        try:
+            output, _ = proc.communicate()
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(proc)
+        result = Path(spec["result"])
+        if result.is_file():
+            return json.loads(result.read_text())
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        return {"status": "failed", "error": f"notebook process exited with status {proc.returncode}: {tail}"}
+
+
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def _stop_live() -> None:
+    """Stop the notebook processes still running (after an interrupt): SIGINT first, which
+    papermill answers by shutting its kernel down, then SIGTERM, then SIGKILL."""
+    with _LIVE_LOCK:
+        _STOPPING.set()
+        procs = list(_LIVE)
+    for stop in (lambda p: p.send_signal(signal.SIGINT), lambda p: p.terminate(), lambda p: p.kill()):
+        for p in procs:
+            if p.poll() is None:
+                stop(p)
+        deadline = time.time() + 5
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _check_identity(out: Path, identity: dict, force: bool) -> dict | None:
+    """The previous report.json when it matches ``identity`` (else None with ``force``); a
+    :class:`ReportExistsError` when the folder belongs to something else and not ``force``."""
+    report_file = out / REPORT_FILE
+    if report_file.is_file():
+        try:
+            old = json.loads(report_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = None
+        if old is not None:
+            diff = [k for k in identity if old.get("identity", {}).get(k) != identity[k]]
+            if not diff:
+                return old
+            if force:
+                return None
+            was = ", ".join(f"{k}={old.get('identity', {}).get(k)!r}" for k in diff)
+            raise ReportExistsError(f"{out} holds a report made for {was}, not for "
+                                    f"{', '.join(f'{k}={identity[k]!r}' for k in diff)}; choose another "
+                                    f"--out, or pass --force to redo it there (after deleting "
+                                    f"{out / RUNS_DIR}: the notebooks refuse to replace runs made "
+                                    f"for other data)")
+    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_FILE).is_file() and not force:
+        raise ReportExistsError(f"{out} is not empty and holds no {REPORT_FILE}; choose another "
+                                f"--out or pass --force to write the report there")
+    return None
+
+
+def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
+               methods: list[str] | None = None, jobs: int = 2, force: bool = False, seed: int = 0,
+               notebooks_dir: str | os.PathLike | None = None, plan: tuple[Step, ...] = PLAN,
+               log: Callable[[str], None] | None = print,
+               execute: Callable[[dict, dict], dict] = execute_in_process) -> ReportResult:
+    """Execute the notebooks of ``plan`` for ``methods`` on the dataset ``data`` into ``out``.
+
+    ``methods``: default every registered method; ``jobs``: notebooks at once (>= 1);
+    ``notebooks_dir``: where ``<notebook>.py`` files are (default :func:`default_notebooks_dir`);
+    ``log``: progress lines (None: silent); ``execute(spec, env)``: runs one notebook (see
+    :mod:`asdlab.report.worker`; replaceable in tests). Every parameter and notebook is checked
+    before anything runs (:class:`ConfigError`); a report folder made for other data, preset or
+    seed is refused unless ``force``. A failing notebook does not stop the others: it is listed
+    in ``result.failed``.
+    """
+    from asdlab.data import build_clip_table
+    from asdlab.methods import PRESETS, get_method, list_methods
+    from asdlab.runs import data_fingerprint
+
+    say = log or (lambda _msg: None)
+    if preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r}: must be one of {', '.join(PRESETS)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r}: must be a non-negative integer")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs={jobs!r}: must be an integer >= 1")
+    if methods is None:
+        methods = [m.name for m in list_methods()]
+    methods = list(dict.fromkeys(get_method(m).name for m in methods))
+    if not methods:
+        raise ConfigError("no methods selected")
+    data = Path(data).expanduser().resolve()
+    if not data.is_dir():
+        raise ConfigError(f"--data {data}: no such folder")
+    nb_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
+    out = Path(out).expanduser().resolve()
+    runs_dir = out / RUNS_DIR
+
+    identity = {"data": str(data), "data_fingerprint": data_fingerprint(build_clip_table(data)["path"]),
+                "preset": preset, "seed": seed}
+    tasks = build_plan(methods, plan)
+    common = {"preset": preset, "data_dir": str(data), "runs_dir": str(runs_dir), "seed": seed,
+              "interactive": False}
+    sources, static = {}, {}
+    for task in tasks:
+        src = nb_dir / f"{task.notebook}.py"
+        if task.notebook not in sources:
+            nb = read_notebook(src)
+            sources[task.notebook] = (src, src.read_text(encoding="utf-8"), nb)
+        params = {**common, **task.params}
+        check_parameters(sources[task.notebook][2], params, str(src))
+        task.params = params
+        static[task.name] = {"source": sources[task.notebook][1], "params": params,
+                             "data_fingerprint": identity["data_fingerprint"],
+                             "asdlab_version": asdlab.__version__}
+    old = _check_identity(out, identity, force)
+    previous = {} if (old is None or force) else {e["name"]: e for e in old.get("notebooks", [])}
+
+    parallel = max(1, min(jobs, len(tasks)))
+    threads = max(1, (os.cpu_count() or 1) // parallel)
+    env = dict(os.environ, ASDLAB_THREADS=str(threads))
+    for var in THREAD_VARS:
+        env.setdefault(var, str(threads))
+    started = time.time()
+    report = {"asdlab_version": asdlab.__version__, "identity": identity,
+              "parameters": {"data": str(data), "preset": preset, "seed": seed, "methods": methods,
+                             "jobs": jobs, "force": force, "threads": threads,
+                             "notebooks_dir": str(nb_dir), "runs_dir": str(runs_dir)},
+              "data_fingerprint": identity["data_fingerprint"], "status": "running",
+              "started": _now(), "finished": None, "duration_s": None, "notebooks": []}
+    entries: dict[str, dict] = {}
+
+    def save() -> None:  # earlier results of notebooks not reached yet stay on record
+        report["notebooks"] = [entries.get(t.name) or previous[t.name] for t in tasks
+                               if t.name in entries or t.name in previous]
+        atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+
+    out.mkdir(parents=True, exist_ok=True)
+    save()
+    say(f"report {out}: {len(tasks)} notebook(s), up to {parallel} at a time, {threads} thread(s) each")
+
+    def fingerprint(task: Task) -> str:
+        return _hash({**static[task.name], "runs": runs_state(runs_dir, task.runs)})
+
+    def reusable(task: Task) -> dict | None:
+        prev = previous.get(task.name)
+        if (prev and prev.get("status") == "ok" and prev.get("input_fingerprint") == fingerprint(task)
+                and (out / prev["ipynb"]).is_file() and (out / prev["html"]).is_file()):
+            return {**prev, "executed": False}
+        return None
+
+    def run_one(task: Task) -> dict:
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{task.name}.", suffix=".tmp.ipynb")
+        os.close(fd)
+        os.unlink(tmp)
+        spec = {"source": str(sources[task.notebook][0]), "name": task.name, "params": task.params,
+                "cwd": str(nb_dir), "tmp_ipynb": tmp, "ipynb": str(out / f"{task.name}.ipynb"),
+                "html": str(out / f"{task.name}.html")}
+        t0, begun = time.time(), _now()
+        try:
+            result = execute(spec, env)
+        except Exception as err:  # a broken executor must not stop the other notebooks
+            result = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return {"name": task.name, "notebook": task.notebook, "source": spec["source"],
+                "parameters": task.params, "status": result["status"], "error": result.get("error"),
+                "input_fingerprint": fingerprint(task), "started": begun, "finished": _now(),
+                "duration_s": round(time.time() - t0, 2), "executed": True,
+                "ipynb": f"{task.name}.ipynb", "html": f"{task.name}.html"}
+
+    pending, finished = list(tasks), set()
+    running: dict = {}
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    _STOPPING.clear()
+    try:
+        while pending or running:
+            held = set().union(*(t.locks for t in running.values()))
+            ready = next((t for t in pending if all(a in finished for a in t.after)
+                          and not t.locks & held), None)
+            if ready is not None and len(running) < jobs:
+                pending.remove(ready)
+                entry = reusable(ready)
+                if entry is not None:
+                    entries[ready.name] = entry
+                    finished.add(ready.name)
+                    say(f"  reused  {ready.name} (inputs unchanged)")
+                    save()
+                else:
+                    say(f"  start   {ready.name}")
+                    running[pool.submit(run_one, ready)] = ready
+                continue
+            if not running:  # cannot happen with a plan built by build_plan
+                raise RuntimeError(f"report plan cannot proceed: {[t.name for t in pending]} wait "
+                                   f"for notebooks that are not in the plan")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                task = running.pop(fut)
+                entry = entries[task.name] = fut.result()
+                finished.add(task.name)
+                if entry["status"] == "ok":
+                    say(f"  ok      {task.name} ({entry['duration_s']:.1f} s)")
+                else:
+                    say(f"  FAILED  {task.name} ({entry['duration_s']:.1f} s): {entry['error']}")
+                save()
+    except BaseException:
+        _stop_live()
+        pool.shutdown(wait=True, cancel_futures=True)
+        report["status"] = "interrupted"
+        save()
+        raise
+    pool.shutdown()
+
+    from asdlab.report.index import write_index
+
+    failed = [e["name"] for e in report["notebooks"] if e["status"] != "ok"]
+    report.update(status="failed" if failed else "ok", finished=_now(),
+                  duration_s=round(time.time() - started, 2))
+    save()
+    write_index(out, report, methods)
+    return ReportResult(out=out, report=report, failed=failed,
+                        executed=[e["name"] for e in report["notebooks"] if e["executed"]])

@@ -1,0 +1,55 @@
+"""Report pages in headless Chromium: plotly figures are drawn offline (skipped without Chromium)."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+
+from asdlab.browser import BrowserError, count_plots, find_chromium, rendered_plots, screenshot
+from asdlab.report import render_html
+
+needs_chromium = pytest.mark.skipif(find_chromium() is None,
+                                    reason="no Chromium installed (Debian: apt-get install chromium)")
+
+
+def _notebook(n_figures: int) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Figures")]
+    for k in range(n_figures):
+        fig = {"data": [{"type": "scatter", "x": [0, 1, 2], "y": [k, k + 1, k * k], "name": f"trace {k}"}],
+               "layout": {"title": {"text": f"figure {k}"}}}
+        out = nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig})
+        nb.cells.append(nbformat.v4.new_code_cell(f"fig{k}", outputs=[out]))
+    return nb
+
+
+def test_count_plots_needs_a_drawn_svg_per_figure():
+    dom = ('<div class="plotly-graph-div js-plotly-plot"><svg class="main-svg"></svg></div>'
+           '<div class="js-plotly-plot"></div>'
+           '<div class="x js-plotly-plot y"><div><svg class="main-svg"></svg></div></div>')
+    assert count_plots(dom) == 2
+    assert count_plots("<div class='plotly-graph-div'></div>") == 0
+
+
+@needs_chromium
+def test_report_html_draws_every_figure_offline(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(render_html(_notebook(3), title="three figures"))
+    assert rendered_plots(page) == 3
+    # what nbconvert alone makes of the same notebook: the mime type is dropped, nothing drawn
+    plain = tmp_path / "plain.html"
+    with pytest.warns(UserWarning, match="not able to be represented"):
+        plain.write_text(HTMLExporter(template_name="lab").from_notebook_node(_notebook(3))[0])
+    assert rendered_plots(plain) == 0
+
+    png = screenshot(page, tmp_path / "shot.png", width=800, height=600)
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(head[16:20], "big") == 800 and int.from_bytes(head[20:24], "big") == 600
+
+
+@needs_chromium
+def test_missing_page_is_a_clear_error(tmp_path):
+    with pytest.raises(BrowserError, match="no such file"):
+        rendered_plots(tmp_path / "absent.html")

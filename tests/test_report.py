@@ -1,0 +1,300 @@
+"""``asdlab report``: the plan, parameter checks, HTML rendering, scheduling, re-use of
+unchanged notebooks, refusal of foreign report folders, and one real papermill run.
+
+Most tests replace the notebook executor by a fake that writes the output files (no kernel);
+one test executes tiny notebooks for real (each kernel costs seconds)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from asdlab.cli import main
+from asdlab.errors import ConfigError
+from asdlab.report import PLAN, ReportExistsError, Step, build_plan, render_html, run_report
+
+HEADER = """# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+"""
+PARAMS = """
+# %% tags=["parameters"]
+preset = "course"
+data_dir = None
+runs_dir = None
+seed = 0
+interactive = True
+"""
+EXTRA = {"01_method_report": 'method = "ae_mse"\n', "02_noisy_arcmix_angles": "methods = None\n",
+         "03_compare_methods": "methods = None\n"}
+
+
+def write_notebooks(folder: Path, bodies: dict[str, str] | None = None) -> Path:
+    """The four plan notebooks with the standard parameters and ``bodies[name]`` as a 2nd cell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for step in PLAN:
+        body = (bodies or {}).get(step.notebook, "print('hello')\n")
+        (folder / f"{step.notebook}.py").write_text(
+            HEADER + PARAMS + EXTRA.get(step.notebook, "") + "\n# %%\n" + body)
+    return folder
+
+
+class FakeExecutor:
+    """Stands in for the notebook process: writes the two outputs, records calls and times."""
+
+    def __init__(self, fail=(), sleep=0.0):
+        self.fail, self.sleep = set(fail), sleep
+        self.calls, self.envs, self.times = [], [], {}
+        self.lock = threading.Lock()
+
+    def __call__(self, spec, env):
+        t0 = time.monotonic()
+        with self.lock:
+            self.calls.append(spec["name"])
+            self.envs.append(env)
+        Path(spec["tmp_ipynb"]).write_text("partial")  # left behind: the runner must remove it
+        time.sleep(self.sleep)
+        Path(spec["ipynb"]).write_text(json.dumps(spec["params"]))
+        Path(spec["html"]).write_text("<html></html>")
+        self.times[spec["name"]] = (t0, time.monotonic())
+        if spec["name"] in self.fail:
+            return {"status": "failed", "error": "RuntimeError: boom"}
+        return {"status": "ok", "error": None}
+
+
+@pytest.fixture(name="data")
+def _data(tmp_path, make_dcase_tree):
+    return make_dcase_tree(tmp_path / "data")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or "tmp" in p.name)
+
+
+def test_plan_orders_notebooks_and_passes_method_parameters():
+    tasks = build_plan(["tastgram_ce", "ae_mahala", "ae_mse"])
+    assert [t.name for t in tasks] == [
+        "00_asd_in_one_hour", "01_method_report-tastgram_ce", "01_method_report-ae_mahala",
+        "01_method_report-ae_mse", "02_noisy_arcmix_angles", "03_compare_methods"]
+    by = {t.name: t for t in tasks}
+    assert by["01_method_report-ae_mahala"].after == ["01_method_report-ae_mse"]
+    assert by["01_method_report-ae_mse"].after == []
+    assert by["01_method_report-tastgram_ce"].params == {"method": "tastgram_ce"}
+    assert by["02_noisy_arcmix_angles"].params == {"methods": ["tastgram_ce"]}
+    assert by["03_compare_methods"].params == {"methods": ["tastgram_ce", "ae_mahala", "ae_mse"]}
+    assert by["03_compare_methods"].after == [f"01_method_report-{m}" for m in ("tastgram_ce", "ae_mahala", "ae_mse")]
+    assert by["03_compare_methods"].runs == ["tastgram_ce", "ae_mahala", "ae_mse"]
+    assert by["03_compare_methods"].locks == set()                     # readers lock nothing
+    # the AE runs 00 trains, and ae_mahala sharing ae_mse's AE, exclude each other
+    assert by["00_asd_in_one_hour"].locks == by["01_method_report-ae_mahala"].locks == {"ae_mse"}
+    assert by["01_method_report-tastgram_ce"].locks == {"tastgram_ce"}
+    # no Noisy-ArcMix-family method selected: no 02; ae_mahala alone waits for nothing
+    tasks = build_plan(["ae_mahala"])
+    assert [t.name for t in tasks] == ["00_asd_in_one_hour", "01_method_report-ae_mahala", "03_compare_methods"]
+    assert tasks[1].after == []
+    # a later notebook is one more line in the plan
+    extra = build_plan(["ae_mse"], PLAN + (Step("04_extra", methods=("ae_mse",), after=("03_compare_methods",)),))
+    assert extra[-1].name == "04_extra" and extra[-1].after == ["03_compare_methods"]
+
+
+def test_notebooks_must_declare_every_parameter_the_report_passes(tmp_path, data):
+    nbs = write_notebooks(tmp_path / "nbs")
+    text = (nbs / "01_method_report.py").read_text().replace('method = "ae_mse"\n', "")
+    (nbs / "01_method_report.py").write_text(text)
+    fake = FakeExecutor()
+    with pytest.raises(ConfigError, match=r"01_method_report\.py: the parameters cell does not declare 'method'"):
+        run_report(data, tmp_path / "out", preset="smoke", methods=["ae_mse"], notebooks_dir=nbs,
+                   log=None, execute=fake)
+    (nbs / "01_method_report.py").write_text(text.replace('# %% tags=["parameters"]', "# %%"))
+    with pytest.raises(ConfigError, match=r"01_method_report\.py: no cell tagged 'parameters'"):
+        run_report(data, tmp_path / "out", preset="smoke", methods=["ae_mse"], notebooks_dir=nbs,
+                   log=None, execute=fake)
+    (nbs / "01_method_report.py").unlink()
+    with pytest.raises(ConfigError, match=r"notebook .*01_method_report\.py not found"):
+        run_report(data, tmp_path / "out", preset="smoke", methods=["ae_mse"], notebooks_dir=nbs,
+                   log=None, execute=fake)
+    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+        run_report(data, tmp_path / "out", preset="smoke", methods=["nope"], notebooks_dir=nbs,
+                   log=None, execute=fake)
+    assert fake.calls == [] and not (tmp_path / "out").exists()
+
+
+def _plotly_output(name: str) -> nbformat.NotebookNode:
+    fig = {"data": [{"type": "bar", "x": ["a", "b"], "y": [3, 5], "name": name}], "layout": {"title": {"text": name}}}
+    return nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": fig})
+
+
+def test_html_shows_every_plotly_figure_with_plotly_js_inlined_once():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"),
+                nbformat.v4.new_code_cell("fig1", outputs=[_plotly_output("first-trace")]),
+                nbformat.v4.new_code_cell("fig2", outputs=[_plotly_output("second-trace")])]
+    page = render_html(nb, title="demo")
+    assert "first-trace" in page and "second-trace" in page
+    assert len(re.findall(r"Plotly\.newPlot\(", page)) >= 2
+    assert page.count("plotly.js v") == 1            # the library's banner: inlined once
+    assert len(page) > 1_000_000                     # ... and whole (about 4.6 MB)
+    assert not re.search(r"<script[^>]*src=[^>]*plot", page)    # no CDN plotly.js ...
+    assert "require.min.js" not in page                          # ... nor AMD loader to capture it
+    assert "application/vnd.plotly.v1+json" in nb.cells[1].outputs[0].data  # input untouched
+
+
+def test_notebooks_run_in_dependency_order_with_shared_threads(tmp_path, data):
+    nbs = write_notebooks(tmp_path / "nbs")
+    fake = FakeExecutor(sleep=0.3)
+    result = run_report(data, tmp_path / "out", preset="smoke", methods=["ae_mahala", "ae_mse", "tastgram_ce"],
+                        jobs=2, notebooks_dir=nbs, log=None, execute=fake)
+    assert result.ok and len(fake.calls) == 6
+    t = fake.times
+    assert t["01_method_report-ae_mahala"][0] >= t["01_method_report-ae_mse"][1]
+    assert t["01_method_report-ae_mse"][0] >= t["00_asd_in_one_hour"][1]     # same AE run: one at a time
+    assert t["01_method_report-tastgram_ce"][0] < t["00_asd_in_one_hour"][1]  # others alongside
+    last_01 = max(end for name, (_, end) in t.items() if name.startswith("01_"))
+    assert t["02_noisy_arcmix_angles"][0] >= last_01 and t["03_compare_methods"][0] >= last_01
+    assert {e["ASDLAB_THREADS"] for e in fake.envs} == {str(max(1, os.cpu_count() // 2))}
+    params = json.loads((tmp_path / "out" / "02_noisy_arcmix_angles.ipynb").read_text())
+    assert params == {"preset": "smoke", "data_dir": str(data.resolve()), "seed": 0, "interactive": False,
+                      "runs_dir": str((tmp_path / "out" / "runs").resolve()), "methods": ["tastgram_ce"]}
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_rerun_skips_unchanged_and_redoes_failed_changed_and_forced(tmp_path, data):
+    nbs, out = write_notebooks(tmp_path / "nbs"), tmp_path / "out"
+    kw = dict(preset="smoke", methods=["ae_mse", "ae_mahala"], notebooks_dir=nbs, log=None)
+    fake = FakeExecutor(fail={"01_method_report-ae_mahala"})
+    first = run_report(data, out, execute=fake, **kw)
+    assert first.failed == ["01_method_report-ae_mahala"] and len(first.executed) == 4
+    assert sorted(fake.calls) == sorted(first.executed)
+    report = json.loads((out / "report.json").read_text())
+    assert [e["status"] for e in report["notebooks"]] == ["ok", "ok", "failed", "ok"]
+    assert report["status"] == "failed" and report["parameters"]["methods"] == ["ae_mse", "ae_mahala"]
+    assert report["data_fingerprint"] and all(len(e["input_fingerprint"]) == 16 for e in report["notebooks"])
+
+    again = run_report(data, out, execute=FakeExecutor(), **kw)       # only the failed one again
+    assert again.executed == ["01_method_report-ae_mahala"] and again.ok
+    assert run_report(data, out, execute=FakeExecutor(), **kw).executed == []   # nothing changed
+
+    with open(nbs / "00_asd_in_one_hour.py", "a") as fh:                 # an edited notebook
+        fh.write("print('edited')\n")
+    assert run_report(data, out, execute=FakeExecutor(), **kw).executed == ["00_asd_in_one_hour"]
+
+    (out / "runs" / "ae_mse").mkdir(parents=True)                         # a run folder changed:
+    (out / "runs" / "ae_mse" / "summary.json").write_text('{"official_score": 0.5}')
+    assert run_report(data, out, execute=FakeExecutor(), **kw).executed == [   # its writers and readers
+        "00_asd_in_one_hour", "01_method_report-ae_mse", "03_compare_methods"]
+
+    (out / "03_compare_methods.html").unlink()                            # a lost output file
+    assert run_report(data, out, execute=FakeExecutor(), **kw).executed == ["03_compare_methods"]
+
+    forced = run_report(data, out, force=True, execute=FakeExecutor(), **kw)
+    assert len(forced.executed) == 4
+    assert leftovers(out) == []
+    index = (out / "index.html").read_text()
+    for name in first.executed:
+        assert f"href='{name}.html'" in index and f"href='{name}.ipynb'" in index
+
+
+def test_report_folder_of_other_data_or_seed_is_refused_unless_forced(tmp_path, data, make_dcase_tree):
+    nbs, out = write_notebooks(tmp_path / "nbs"), tmp_path / "out"
+    kw = dict(preset="smoke", methods=["ae_mse"], notebooks_dir=nbs, log=None)
+    run_report(data, out, execute=FakeExecutor(), **kw)
+    other = make_dcase_tree(tmp_path / "other", machines=["fan"])
+    fake = FakeExecutor()
+    with pytest.raises(ReportExistsError, match=r"made for data=.*data.*pass --force"):
+        run_report(other, out, execute=fake, **kw)
+    with pytest.raises(ReportExistsError, match=r"seed=0.*not for seed=1"):
+        run_report(data, out, seed=1, execute=fake, **kw)
+    assert fake.calls == []
+    assert len(run_report(other, out, force=True, execute=fake, **kw).executed) == 3
+    assert json.loads((out / "report.json").read_text())["identity"]["data"] == str(other.resolve())
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(ReportExistsError, match="not empty and holds no report.json"):
+        run_report(data, tmp_path / "foreign", execute=fake, **kw)
+
+
+def test_an_interrupt_leaves_no_temporary_file_and_marks_the_report(tmp_path, data):
+    nbs, out = write_notebooks(tmp_path / "nbs"), tmp_path / "out"
+
+    def interrupted(spec, env):
+        Path(spec["tmp_ipynb"]).write_text("partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_report(data, out, preset="smoke", methods=["ae_mse"], jobs=1, notebooks_dir=nbs, log=None,
+                   execute=interrupted)
+    assert json.loads((out / "report.json").read_text())["status"] == "interrupted"
+    assert leftovers(out) == []
+
+
+def test_real_notebooks_end_to_end_through_the_cli(tmp_path, data, capsys):
+    """Four small kernels: 00 alongside 01-stgram_arcface (a plotly figure), then the deliberate
+    failure of 01-ae_mahala (it waits for 00, which trains the AE it shares), then 03."""
+    nbs = write_notebooks(tmp_path / "nbs", {
+        "01_method_report": ("import os\nif method == 'ae_mahala':\n"
+                             "    raise RuntimeError(f'deliberate failure for {method}')\n"
+                             "print('threads', os.environ['ASDLAB_THREADS'], 'method', method)\n"
+                             "import plotly.graph_objects as go\nimport plotly.io as pio\n"
+                             "pio.renderers.default = 'plotly_mimetype'\n"
+                             "go.Figure(go.Scatter(x=[1, 2, 3], y=[4, 1, 7], name='trace-of-' + method))\n"),
+        "03_compare_methods": "print('compared', methods)\n"})
+    out = tmp_path / "reports" / "r"
+    t0 = time.monotonic()
+    rc = main(["report", "--data", str(data), "--preset", "smoke", "--out", str(out), "--methods", "stgram_arcface",
+               "ae_mahala", "--jobs", "2", "--seed", "3", "--notebooks", str(nbs), "--quiet"])
+    elapsed = time.monotonic() - t0
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "failed: 01_method_report-ae_mahala: RuntimeError: deliberate failure for ae_mahala" in err
+    assert str(out / "01_method_report-ae_mahala.html") in err
+
+    report = json.loads((out / "report.json").read_text())
+    status = {e["name"]: e["status"] for e in report["notebooks"]}
+    assert status == {"00_asd_in_one_hour": "ok", "01_method_report-stgram_arcface": "ok",
+                      "01_method_report-ae_mahala": "failed", "03_compare_methods": "ok"}
+    assert all(0 < e["duration_s"] < elapsed for e in report["notebooks"])
+    assert report["status"] == "failed" and report["parameters"]["seed"] == 3
+
+    executed = nbformat.read(out / "01_method_report-stgram_arcface.ipynb", as_version=4)
+    recorded = executed.metadata.papermill.parameters
+    assert recorded == {"preset": "smoke", "data_dir": str(data.resolve()), "runs_dir": str(out.resolve() / "runs"),
+                        "seed": 3, "interactive": False, "method": "stgram_arcface"}
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert f"threads {max(1, os.cpu_count() // 2)} method stgram_arcface" in text
+
+    page = (out / "01_method_report-stgram_arcface.html").read_text()
+    assert "trace-of-stgram_arcface" in page and page.count("plotly.js v") == 1
+    assert not re.search(r"<script[^>]*src=[^>]*plot", page)
+    failed_page = (out / "01_method_report-ae_mahala.html").read_text()
+    assert "deliberate failure for ae_mahala" in failed_page
+    assert (out / "01_method_report-ae_mahala.ipynb").is_file()
+    assert "compared" in (out / "03_compare_methods.html").read_text()
+
+    index = (out / "index.html").read_text()
+    for name in status:
+        assert f"href='{name}.html'" in index
+    assert "1 of 4 notebooks failed" in index and "cdn" not in index
+    assert leftovers(out) == []
+
+
+def test_cli_usage_errors_are_one_line_with_status_2(tmp_path, data, capsys):
+    nbs = write_notebooks(tmp_path / "nbs")
+    base = ["report", "--data", str(data), "--preset", "smoke", "--out", str(tmp_path / "o"), "--notebooks", str(nbs)]
+    assert main(base + ["--methods", "nope"]) == 2
+    assert main(base + ["--jobs", "0"]) == 2
+    assert main(["report", "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("asdlab report: error: ") for line in lines)
+    assert "unknown method 'nope'" in lines[0] and "jobs=0" in lines[1] and "absent" in lines[2]
