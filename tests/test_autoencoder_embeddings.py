@@ -39,3 +39,8 @@ def test_ae_runs_save_train_and_test_embeddings(tmp_path):
     # ae_mahala reuses the same AE (model cache), so its embeddings are the same
     maha = load_embeddings(run_method("ae_mahala", data, tmp_path / "maha", preset="smoke", progress=False))
     np.testing.assert_array_equal(maha["embeddings"], emb["embeddings"])
+    # ... and both runs carry the training history of that AE, 3 smoke epochs per machine
+    h_mse, h_maha = pd.read_csv(mse / "history.csv"), pd.read_csv(tmp_path / "maha" / "history.csv")
+    pd.testing.assert_frame_equal(h_mse, h_maha)
+    assert list(h_mse["epoch"]) == [0, 1, 2] and set(h_mse["machine"]) == {"fan"}
+    assert (h_mse["train_loss"] > 0).all() and h_mse["val_loss"].notna().all()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from asdlab.atomic import atomic_write_text
 from asdlab.backends import SelectiveMahalanobis, mse_score
 from asdlab.data.audio import read_many
 from asdlab.data.cache import FeatureCache, file_key
@@ -62,26 +63,32 @@ def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str], vectors: torch.Tensor) -> DenseAutoEncoder:
+def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str],
+                   vectors: torch.Tensor) -> tuple[DenseAutoEncoder, pd.DataFrame | None]:
+    """The machine's AE from the model cache, or trained and cached; with its per-epoch training
+    history (None for models cached before histories were kept)."""
     p = ctx.params
     torch.manual_seed(ctx.seed)
     model = DenseAutoEncoder(vectors.shape[1], p["hidden"], p["n_layers"], p["bottleneck"])
     cached = ctx.cache_dir / "models" / "ae" / f"{_model_key(ctx, machine, train_paths)}.pt"
+    history_file = cached.with_suffix(".history.csv")
     if cached.exists():
         model.load_state_dict(torch.load(cached, map_location="cpu"))
     else:
         cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
                           optimizer="adam", val_fraction=p["val_fraction"], seed=ctx.seed)
-        fit(model, len(vectors), lambda idx, train: (vectors[idx],),
+        result = fit(model, len(vectors), lambda idx, train: (vectors[idx],),
             lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[0]), cfg, device=ctx.device,
             checkpoint=ctx.workdir / "train" / f"{machine}.ckpt", progress=ctx.progress,
             desc=f"AE {machine}")
         model.cpu()
+        atomic_write_text(history_file, pd.DataFrame(result.history).to_csv(index=False))
         atomic_torch_save(model.state_dict(), cached)
         shutil.rmtree(ctx.workdir / "train", ignore_errors=True)
     (ctx.workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, ctx.workdir / "checkpoints" / f"{machine}.pt")
-    return model.eval()
+    history = pd.read_csv(history_file).assign(machine=machine) if history_file.exists() else None
+    return model.eval(), history
 
 
 @torch.no_grad()
@@ -119,7 +126,7 @@ EMBEDDING_COLUMNS = ["file", "machine", "section", "domain", "label", "split", "
 
 def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     p = ctx.params
-    train_out, test_out, skipped, emb_meta, emb = [], [], [], [], []
+    train_out, test_out, skipped, emb_meta, emb, histories = [], [], [], [], [], []
     for machine, rows in ctx.table.groupby("machine", sort=True):
         feats, bad = _features(rows, ctx)
         skipped += bad
@@ -132,7 +139,7 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         if not train_vecs:
             raise DataError(f"machine {machine!r}: every training clip was unreadable "
                             "(the skipped files are listed above)")
-        model = _train_or_load(ctx, machine, list(rows["path"][is_train]),
+        model, history = _train_or_load(ctx, machine, list(rows["path"][is_train]),
                                torch.from_numpy(np.concatenate(train_vecs)))
         res_train = residuals(model, train_vecs, ctx.device)
         res_test = residuals(model, test_vecs, ctx.device) if test_vecs else []
@@ -153,12 +160,16 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
                     s_test[te] = maha.score([r for r, a in zip(res_test, te) if a])
         train_out.append(score_frame(train_rows, s_train))
         test_out.append(score_frame(test_rows, s_test))
+        histories.append(history)
         emb_meta += [train_rows, test_rows]
         emb += [bottleneck_means(model, train_vecs, ctx.device), bottleneck_means(model, test_vecs, ctx.device)]
     train_scores, scores = pd.concat(train_out, ignore_index=True), pd.concat(test_out, ignore_index=True)
     add_decisions(train_scores, scores)
     meta = pd.concat(emb_meta, ignore_index=True).assign(**{"class": ""}, class_index=-1)
     artifacts = save_embeddings(ctx.workdir, meta[EMBEDDING_COLUMNS], np.concatenate(emb))
+    if histories and all(h is not None for h in histories):
+        pd.concat(histories, ignore_index=True).to_csv(ctx.workdir / "history.csv", index=False)
+        artifacts.append("history.csv")
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
                         skipped=skipped, artifacts=artifacts)
 

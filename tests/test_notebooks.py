@@ -1,0 +1,72 @@
+"""End to end: every notebook in notebooks/ executes under papermill with the smoke preset, through
+``asdlab report`` for every registered method, and the HTML pages carry their figures."""
+
+import nbformat
+import pytest
+
+from asdlab.methods import list_methods
+from asdlab.report import PLAN, default_notebooks_dir, run_report
+from asdlab.synth import generate_dataset
+
+MACHINES = ["fan", "gearbox"]  # one machine with public attributes, one whose names hide them
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    data = generate_dataset(root / "data", "smoke", machines=MACHINES, progress=False)
+    return run_report(data, root / "report", preset="smoke", jobs=2, log=None)
+
+
+def test_plan_covers_every_notebook():
+    on_disk = {p.stem for p in default_notebooks_dir().glob("[0-9][0-9]_*.py")}
+    assert on_disk == {step.notebook for step in PLAN}
+
+
+def test_every_notebook_executed_without_errors(report):
+    assert report.ok, f"failed notebooks: {report.failed}"
+    names = {t["name"] for t in report.report["notebooks"]}
+    expected = {"00_asd_in_one_hour", "02_noisy_arcmix_angles", "03_compare_methods"} | {
+        f"01_method_report-{m.name}" for m in list_methods()}
+    assert names == expected
+    for name in names:
+        nb = nbformat.read(report.out / f"{name}.ipynb", as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors, f"{name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+        params = nb.metadata["papermill"]["parameters"]
+        assert params["preset"] == "smoke" and params["interactive"] is False
+    every_run = {p.name for p in (report.out / "runs").iterdir()}
+    assert {m.name for m in list_methods()} <= every_run
+
+
+def test_method_report_page_holds_figure_data_offline(report):
+    html = (report.out / "01_method_report-tastgram_noisy_arcmix.html").read_text()
+    assert "cdn.plot.ly" not in html and html.count("Plotly.newPlot") >= 4
+    assert "plotly.js v" in html  # plotly.js itself is inlined
+    table = (report.out / "01_method_report-ae_mse.html").read_text()
+    assert "All (hmean)" in table and "official score" in table.lower()
+
+
+def test_index_links_every_page_and_embeds_comparison(report):
+    index = (report.out / "index.html").read_text()
+    for t in report.report["notebooks"]:
+        assert f'href="{t["name"]}.html"' in index
+        assert (report.out / f"{t['name']}.html").stat().st_size > 0
+    for m in list_methods():
+        assert m.name in index
+    assert not list(report.out.rglob("*.tmp")) and not list(report.out.rglob("*.partial"))
+
+
+def test_rerun_executes_nothing(report):
+    again = run_report(report.report["parameters"]["data"], report.out, preset="smoke", jobs=2, log=None)
+    assert again.ok and again.executed == []
+
+
+def test_pages_render_in_a_real_browser(report):
+    from asdlab.browser import find_chromium, rendered_plots
+
+    if find_chromium() is None:
+        pytest.skip("Debian chromium not installed (.ci/run installs it)")
+    assert rendered_plots(report.out / "02_noisy_arcmix_angles.html") >= 3
+    assert rendered_plots(report.out / "index.html") >= 1
