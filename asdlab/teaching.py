@@ -166,6 +166,20 @@ def roc_figure(labels, scores, max_fpr: float = MAX_FPR, domains=None, title: st
 
 # --- looking at clips -------------------------------------------------------------------------
 
+def pick_machine(table: pd.DataFrame, machine: str | None, prefer: str = "valve") -> str:
+    """The machine type a notebook looks at: ``machine`` when the clip ``table`` has it (else a
+    :class:`~asdlab.errors.ConfigError` listing those it has); ``None``: ``prefer`` when
+    present, else the first machine type in alphabetical order."""
+    from asdlab.errors import ConfigError
+
+    have = sorted(table["machine"].unique())
+    if machine is None:
+        return prefer if prefer in have else have[0]
+    if machine not in have:
+        raise ConfigError(f"notebook parameter machine={machine!r}: not in this dataset; it has {', '.join(have)}")
+    return machine
+
+
 def example_clips(table: pd.DataFrame, machine: str, ground_truth: pd.DataFrame | None = None) -> dict[str, str]:
     """One test clip per (domain, label) cell of ``machine``: ``{"source normal": path, ...}``
     in the order source normal, target normal, source anomaly, target anomaly.

@@ -71,7 +71,8 @@
 # uses the built-in factory data (generated on the first run, about 20 s for `course`); parts 3
 # and 5 use the factory's ground truth, so keep the factory data for this notebook. `runs_dir`
 # holds one run folder per method (default `runs/<preset>`): a finished run is reused, not
-# recomputed. `machine` is the machine type looked at in parts 3 and 5.
+# recomputed. `machine` is the machine type looked at in parts 3 and 5 (`None`: valve when the
+# data has it, else the first machine type).
 
 # %% tags=["parameters"]
 preset = "course"
@@ -79,7 +80,7 @@ data_dir = None
 runs_dir = None
 seed = 0
 interactive = True
-machine = "valve"
+machine = None
 
 # %%
 import pandas as pd
@@ -109,6 +110,7 @@ print(f"data: {data}\nruns: {runs}\n{info}")
 
 # %%
 table = build_clip_table(data)
+machine = teaching.pick_machine(table, machine)
 table.head(3)
 
 # %% [markdown]

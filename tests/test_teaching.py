@@ -224,3 +224,15 @@ def test_history_figure_one_colour_per_machine(tmp_path):
     assert [t.name for t in single.data] == ["model train"]
     with pytest.raises(AsdlabError, match="train_loss"):
         teaching.history_figure(hist.drop(columns="train_loss"))
+
+
+def test_pick_machine_prefers_valve_and_names_what_the_data_has():
+    from asdlab.errors import ConfigError
+    from asdlab.teaching import pick_machine
+
+    table = pd.DataFrame({"machine": ["fan", "gearbox", "fan"]})
+    assert pick_machine(table, None) == "fan"
+    assert pick_machine(pd.DataFrame({"machine": ["fan", "valve"]}), None) == "valve"
+    assert pick_machine(table, "gearbox") == "gearbox"
+    with pytest.raises(ConfigError, match="machine='valve': not in this dataset; it has fan, gearbox"):
+        pick_machine(table, "valve")
