@@ -99,6 +99,10 @@ def test_plan_orders_notebooks_and_passes_method_parameters():
     # the AE runs 00 trains, and ae_mahala sharing ae_mse's AE, exclude each other
     assert by["00_asd_in_one_hour"].locks == by["01_method_report-ae_mahala"].locks == {"ae_mse"}
     assert by["01_method_report-tastgram_ce"].locks == {"tastgram_ce"}
+    # 02 gets the losses in the paper's panel order, whatever order they were selected in
+    family = build_plan(["tastgram_noisy_arcmix", "tastgram_arcface", "tastgram_ce"])
+    assert [t for t in family if t.notebook == "02_noisy_arcmix_angles"][0].params == {
+        "methods": ["tastgram_ce", "tastgram_arcface", "tastgram_noisy_arcmix"]}
     # no Noisy-ArcMix-family method selected: no 02; ae_mahala alone waits for nothing
     tasks = build_plan(["ae_mahala"])
     assert [t.name for t in tasks] == ["00_asd_in_one_hour", "01_method_report-ae_mahala", "03_compare_methods"]

@@ -33,7 +33,8 @@ class Step:
 
     ``per_method``: run once per selected method (output ``<notebook>-<method>``, parameter
     ``method``); else once. ``methods``: when set, pass the parameter ``methods`` = the selected
-    methods among these (:data:`ALL`: all of them); the step is skipped when none is selected.
+    methods among these, in this tuple's order (:data:`ALL`: all selected ones, in the user's
+    order); the step is skipped when none is selected.
     ``after``: notebooks (stems) whose every instance must have finished first.
     ``writes``: run folders (method names, in ``runs_dir``) the notebook trains or reuses
     whatever the selection; a per-method step also writes its method's. Two notebooks writing
@@ -95,7 +96,7 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN) -> list[Task]:
                 writes = list(dict.fromkeys([m, *step.writes]))
                 made.append(Task(f"{step.notebook}-{m}", step.notebook, {"method": m}, deps, writes, writes))
         elif step.methods is not None:
-            chosen = list(methods) if step.methods == ALL else [m for m in methods if m in step.methods]
+            chosen = list(methods) if step.methods == ALL else [m for m in step.methods if m in methods]
             if chosen:
                 runs = list(dict.fromkeys([*chosen, *step.writes]))
                 made.append(Task(step.notebook, step.notebook, {"methods": chosen}, after, runs, list(step.writes)))
