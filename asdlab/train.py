@@ -31,7 +31,7 @@ class TrainConfig:
 
     ``epochs``; ``batch_size``; ``lr``; ``optimizer`` "adam" or "adamw"; ``weight_decay``;
     ``schedule`` None (constant) or "cosine" (per epoch down to ``min_lr``); ``val_fraction`` of
-    the training items held out to pick the best epoch (0 keeps the last epoch); ``seed``.
+    the training items held out to pick the best epoch (0: the epoch with the lowest training loss); ``seed``.
     """
 
     epochs: int = 10

@@ -1,0 +1,128 @@
+"""The sc_noisy_arcmix recipe: presets, a smoke run with its artefacts, reproducibility,
+pretrained-encoder provenance, parameter errors and the sub-cluster sweep."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import asdlab.methods.sc_noisy_arcmix as scn
+from asdlab.embeddings import load_embeddings
+from asdlab.errors import ConfigError
+from asdlab.methods import get_method
+from asdlab.nn.ced import CED, load_checkpoint
+from asdlab.runs import load_run, run_method
+
+FAST = {"epochs": 1, "n_clusters": 2}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from conftest import make_dcase_tree
+
+    root = tmp_path_factory.mktemp("data")
+    return make_dcase_tree(root, machines={"ToyCar": "car_A1_spd_7", "fan": "noAttribute"},
+                           seconds=1.0, n_train=6, n_test=2)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(data, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runs")
+    return run_method(scn.NAME, data, tmp / "run", preset="smoke", overrides=FAST,
+                      cache_dir=tmp / "cache", progress=False)
+
+
+def test_paper_preset_is_seed_000():
+    p = get_method("sc_noisy_arcmix").params("paper")
+    assert (p["size"], p["seconds"], p["epochs"], p["batch_size"]) == ("base", 10.0, 20, 64)
+    assert (p["mixup_p"], p["manifold_p"], p["n_clusters"], p["loss"]) == (0.25, 0.25, 16, "asl")
+    assert (p["gamma_pos"], p["gamma_neg"], p["asl_eps"], p["featex"]) == (0.0, 4.0, 0.1, True)
+    assert p["checkpoint"] is None
+    assert get_method("sc_noisy_arcmix").params("smoke")["size"] == "nano"
+
+
+def test_smoke_run_writes_scores_embeddings_and_subcluster_centers(smoke_run):
+    run = load_run(smoke_run)
+    assert len(run["scores"]) == 16 and np.isfinite(run["scores"]["score"]).all()
+    assert run["scores"]["score"].between(0, 2).all()
+    emb = load_embeddings(smoke_run)
+    assert emb["embeddings"].shape == (2 * 7 + 16, 64)
+    assert emb["classes"] == ["ToyCar/00/car_A1_spd_7", "fan/00"]
+    assert emb["centers"].shape == (2, 64)
+    assert np.load(smoke_run / "subcluster_centers.npy").shape == (2, 4, 64)
+    meta = emb["meta"]
+    assert meta["subcluster"].between(0, 3).all()  # every class is known here
+    assert meta["kmeans_ref"].between(0, 2).all()  # 2 centroids + 1 target clip per section
+    record = json.loads((smoke_run / "encoder.json").read_text())
+    assert record["pretrained"] is False and record["checkpoint"] is None and record["size"] == "nano"
+    assert run["config"]["encoder"] == record
+    load_checkpoint(CED("nano"), smoke_run / "checkpoints" / "encoder.pt")  # loadable as a CED checkpoint
+    assert not (smoke_run / "train.ckpt").exists()
+
+
+def test_target_training_clips_are_scored_leave_one_out(smoke_run):
+    train = load_run(smoke_run)["train_scores"]
+    assert (train.loc[train["domain"] == "target", "score"] > 1e-6).all()
+
+
+def test_same_seed_same_scores(data, smoke_run, tmp_path):
+    again = run_method(scn.NAME, data, tmp_path / "again", preset="smoke", overrides=FAST,
+                       cache_dir=tmp_path / "c", progress=False)
+    np.testing.assert_array_equal(load_run(smoke_run)["scores"]["score"], load_run(again)["scores"]["score"])
+
+
+def test_a_checkpoint_starts_the_encoder_and_is_recorded(data, smoke_run, tmp_path):
+    ckpt = smoke_run / "checkpoints" / "encoder.pt"
+    out = run_method(scn.NAME, data, tmp_path / "pre", preset="smoke",
+                     overrides={**FAST, "checkpoint": str(ckpt), "loss": "ce", "featex": False,
+                                "manifold_p": 0.0, "margin": "soft"},
+                     cache_dir=tmp_path / "c", progress=False)
+    record = load_run(out)["config"]["encoder"]
+    assert record["pretrained"] is True and record["checkpoint"] == str(ckpt.resolve())
+    assert record["loaded_tensors"] == len(torch.load(ckpt))
+    assert torch.load(out / "checkpoints" / "heads.pt")["head_featex"] is None
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"loss": "focal"}, "loss='focal' is not one of asl, ce"),
+    ({"mixup_p": 0.8}, r"manifold_p=0.25 \+ mixup_p=0.8 exceeds 1"),
+    ({"n_sub": 0}, "n_sub=0 must be a positive integer"),
+    ({"checkpoint": "/nowhere/ced_base.pt"}, "checkpoint='/nowhere/ced_base.pt' is not a file"),
+])
+def test_bad_parameters_fail_before_training(data, tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        run_method(scn.NAME, data, tmp_path / "r", preset="smoke", overrides=override,
+                   cache_dir=tmp_path / "c", progress=False)
+    assert not (tmp_path / "r.partial" / "train.ckpt").exists()
+
+
+def test_sweep_writes_one_run_per_cell_and_returns_the_grid(data, tmp_path):
+    grid = ((1, 1), (1, 2), (2, 1))
+    table = scn.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid,
+                                  overrides=FAST, cache_dir=tmp_path / "c", progress=False)
+    assert table.index.name == "SC" and table.columns.name == "SC(FeatEx)"
+    assert table.shape == (2, 2) and np.isnan(table.loc[2, 2])
+    for sc, fx in grid:
+        folder = tmp_path / "sweep" / f"sc{sc}_fx{fx}"
+        cfg = load_run(folder)["config"]["params"]
+        assert (cfg["n_sub"], cfg["n_sub_featex"], cfg["featex"]) == (sc, fx, True)
+        assert table.loc[sc, fx] == pytest.approx(scn.mean_auc(load_run(folder)["metrics"]))
+    assert table.attrs["runs"][(1, 2)] == str(tmp_path / "sweep" / "sc1_fx2")
+
+
+def test_embed_whole_clips_of_different_lengths_batches_by_length():
+    torch.manual_seed(0)
+    encoder = CED("nano").eval()
+    rng = np.random.default_rng(0)
+    waves = [0.1 * rng.standard_normal(n).astype(np.float32) for n in (16000, 24000, 16000)]
+    got = scn.embed(encoder, waves, seconds=None, device="cpu")
+    with torch.no_grad():
+        alone = np.stack([encoder(torch.from_numpy(w)[None])[0].numpy() for w in waves])
+    np.testing.assert_allclose(got, alone, atol=1e-5)
+    fixed = scn.embed(encoder, waves, seconds=1.0, device="cpu")  # the first second of each clip
+    with torch.no_grad():
+        first = encoder(torch.from_numpy(waves[1][:16000])[None])[0].numpy()
+    assert fixed.shape == (3, 64)
+    np.testing.assert_allclose(fixed[[0, 2]], alone[[0, 2]], atol=1e-5)
+    np.testing.assert_allclose(fixed[1], first, atol=1e-5)
