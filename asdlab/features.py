@@ -95,17 +95,23 @@ def log_mel_many(
     if batch_size is None:
         batch_size = 8 if torch.device(device).type == "cpu" else 64
     out: list[np.ndarray | None] = [None] * len(waves)
+    for chunk, batch in length_batches(waves, batch_size):
+        mels = log_mel(torch.from_numpy(batch).to(device), params).cpu().numpy()
+        for i, m in zip(chunk, mels):
+            out[i] = m
+    return out  # type: ignore[return-value]
+
+
+def length_batches(waves: list[np.ndarray], batch_size: int):
+    """Yield ``(indices, batch)``: clips of equal length stacked ``(b, n_samples)``, at most
+    ``batch_size`` at a time, with their positions in ``waves``."""
     by_len: dict[int, list[int]] = {}
     for i, w in enumerate(waves):
         by_len.setdefault(len(w), []).append(i)
     for idx in by_len.values():
         for start in range(0, len(idx), batch_size):
             chunk = idx[start:start + batch_size]
-            batch = torch.from_numpy(np.stack([waves[i] for i in chunk])).to(device)
-            mels = log_mel(batch, params).cpu().numpy()
-            for i, m in zip(chunk, mels):
-                out[i] = m
-    return out  # type: ignore[return-value]
+            yield chunk, np.stack([waves[i] for i in chunk])
 
 
 def stack_frames(mel: np.ndarray | torch.Tensor, n_frames: int = 5):

@@ -82,6 +82,7 @@ from asdlab.data.classes import encode_classes
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError
 from asdlab.kmeans_backend import score_sections
+from asdlab.features import length_batches
 from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.asl import asymmetric_focal_loss
 from asdlab.nn.ced import CED, SIZES, count_parameters, load_checkpoint
@@ -242,14 +243,8 @@ def embed(encoder: CED, waves: list[np.ndarray], seconds: float | None, device: 
         n = int(round(seconds * 16000))
         waves = [fix_length(w, n, "fixed") for w in waves]
     out = np.zeros((len(waves), encoder.embed_dim), np.float32)
-    by_len: dict[int, list[int]] = {}
-    for i, w in enumerate(waves):
-        by_len.setdefault(len(w), []).append(i)
-    for idx in by_len.values():
-        for start in range(0, len(idx), batch_size):
-            chunk = idx[start:start + batch_size]
-            batch = torch.from_numpy(np.stack([waves[i] for i in chunk])).to(dev)
-            out[chunk] = encoder(batch).cpu().numpy()
+    for chunk, batch in length_batches(waves, batch_size):
+        out[chunk] = encoder(torch.from_numpy(batch).to(dev)).cpu().numpy()
     return out
 
 
