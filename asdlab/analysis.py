@@ -69,6 +69,19 @@ def angle_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("name")
 
 
+def angle_summary_by_domain(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`angle_summary` for all test clips, then per domain, with
+    ``separation_deg`` = median anomaly angle - median normal angle (degrees; larger = anomalies
+    further out). Index: (domain, name) with domain "all", "source", "target"."""
+    parts = {"all": angle_summary(tables)}
+    domains = sorted(set().union(*(t["domain"].dropna().unique() for t in tables.values())))
+    for d in domains:
+        parts[d] = angle_summary({k: t[t["domain"] == d] for k, t in tables.items()})
+    out = pd.concat(parts, names=["domain", "name"])
+    out.insert(2, "separation_deg", out["median_anomaly_angle"] - out["median_normal_angle"])
+    return out
+
+
 def factory_ground_truth(data_root: str | os.PathLike) -> pd.DataFrame | None:
     """What the built-in factory knows about every clip, from ``<data_root>/ground_truth/clips/``:
     one row per clip with file, machine, anomaly_kind ("" for normal clips), severity (0 for

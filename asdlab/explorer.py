@@ -83,19 +83,6 @@ def loss_title(method: str) -> str:
     return LOSS_TITLES.get(method.removeprefix("tastgram_"), method)
 
 
-def angle_summary_by_domain(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """:func:`asdlab.analysis.angle_summary` for all test clips, then per domain, with
-    ``separation_deg`` = median anomaly angle - median normal angle (degrees; larger = anomalies
-    further out). Index: (domain, name) with domain "all", "source", "target"."""
-    parts = {ALL: angle_summary(tables)}
-    domains = sorted(set().union(*(t["domain"].dropna().unique() for t in tables.values())))
-    for d in domains:
-        parts[d] = angle_summary({k: t[t["domain"] == d] for k, t in tables.items()})
-    out = pd.concat(parts, names=["domain", "name"])
-    out.insert(2, "separation_deg", out["median_anomaly_angle"] - out["median_normal_angle"])
-    return out
-
-
 PAPER_ORDER = ("CE", "ArcFace", "Noisy-ArcMix")
 """The paper's ordering of median normal angles, largest first (its Figure 1: about 35, 10 and
 5 degrees; ArcMix about 2 degrees, with many anomalies near 0 too)."""
@@ -103,7 +90,7 @@ PAPER_ORDER = ("CE", "ArcFace", "Noisy-ArcMix")
 
 def paper_ordering_note(summary: pd.DataFrame, what: str = "these runs") -> str:
     """One Markdown sentence saying whether ``summary`` (:func:`asdlab.analysis.angle_summary`
-    rows named by loss title, e.g. the ``"all"`` part of :func:`angle_summary_by_domain`)
+    rows named by loss title, e.g. the ``"all"`` part of :func:`asdlab.analysis.angle_summary_by_domain`)
     reproduces the paper's CE > ArcFace > Noisy-ArcMix order of median normal angles; ``what``
     names the source of the numbers in the sentence."""
     med = summary["median_normal_angle"]

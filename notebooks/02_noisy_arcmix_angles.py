@@ -41,8 +41,8 @@ explorer_run = "tastgram_ce"
 from IPython.display import Markdown
 
 import asdlab.notebook as nb
-from asdlab.analysis import angle_summary, angle_table, factory_ground_truth
-from asdlab.explorer import (AngleExplorer, angle_summary_by_domain, check_figure1_params, loss_title,
+from asdlab.analysis import angle_summary, angle_summary_by_domain, angle_table, factory_ground_truth
+from asdlab.explorer import (AngleExplorer, check_figure1_params, loss_title,
                              paper_ordering_note)
 from asdlab.runs import run_method
 from asdlab.viz import angle_histograms

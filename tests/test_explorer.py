@@ -7,7 +7,8 @@ import torch
 import asdlab.nn.margins as margins
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError
-from asdlab.explorer import (AngleExplorer, angle_summary_by_domain, check_figure1_params,
+from asdlab.analysis import angle_summary_by_domain
+from asdlab.explorer import (AngleExplorer, check_figure1_params,
                              explorer_data, explorer_histograms, loss_title, sphere_figure)
 from asdlab.toyhead import fit_head
 
