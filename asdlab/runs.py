@@ -101,7 +101,8 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
 
     ctx = RunContext(table=table, params=config["params"], seed=seed, workdir=partial,
                      cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
-                     device=device, progress=progress, skip_unreadable=skip_unreadable)
+                     device=device, progress=progress, skip_unreadable=skip_unreadable,
+                     data_root=Path(data))
     torch.manual_seed(seed)
     result = m.run(ctx)
     write_outputs(partial, result)

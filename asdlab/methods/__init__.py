@@ -30,7 +30,9 @@ def score_frame(rows: pd.DataFrame, scores) -> pd.DataFrame:
 class RunContext:
     """What a method needs: the clip ``table`` (train and test rows), resolved ``params``,
     ``seed``, ``workdir`` (the run folder being written: checkpoints go here), ``cache_dir``,
-    ``device`` ("auto", "cpu", "cuda"), ``progress`` bars on/off, ``skip_unreadable``."""
+    ``device`` ("auto", "cpu", "cuda"), ``progress`` bars on/off, ``skip_unreadable``, and
+    ``data_root``: the dataset folder the table was read from (None when built in memory), where
+    methods that measure against the factory's ground truth find it."""
 
     table: pd.DataFrame
     params: dict
@@ -40,6 +42,7 @@ class RunContext:
     device: str = "auto"
     progress: bool = True
     skip_unreadable: bool = False
+    data_root: Path | None = None
 
 
 @dataclasses.dataclass
