@@ -80,10 +80,12 @@ FIXED_COLORS = {"label": {"normal": LABEL_COLORS["normal"], "anomaly": LABEL_COL
                 "split": {"train": "#7f7f7f", "test": "#9467bd"}}
 COLOR_BY = {"domain": "domain", "label": "label (train clips are normal)", "split": "split",
             "machine": "machine", "attributes": "attributes (file names)",
-            "true_attributes": "true attributes (factory)", "anomaly_kind": "anomaly kind (factory)"}
+            "true_attributes": "true attributes (factory)", "anomaly_kind": "anomaly kind (factory)",
+            "subcluster": "sub-cluster (class #index)"}
 """Columns :func:`embedding_map` can color by, with their dropdown labels."""
 SPLIT_SYMBOLS = {"train": "circle", "test": "diamond"}
-HOVER = ["file", "machine", "domain", "label", "split", "attributes", "true_attributes", "anomaly_kind"]
+HOVER = ["file", "machine", "domain", "label", "split", "attributes", "true_attributes", "anomaly_kind",
+         "subcluster"]
 
 
 def _categories(points: pd.DataFrame, column: str) -> pd.Series:
@@ -288,4 +290,66 @@ def detection_figure(by_kind: pd.DataFrame, by_severity: pd.DataFrame | None = N
         fig.update_yaxes(title_text="AUC", range=[0, 1.02], row=r, col=1)
     fig.update_layout(barmode="group", height=380 * len(panels), legend_title_text="domain",
                       title="Detection of each anomaly kind and severity", margin=dict(t=80))
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Sub-cluster methods
+
+
+def grid_heatmaps(grids: dict[str, pd.DataFrame]) -> go.Figure:
+    """Seed 000 Table 2 as heatmaps, one panel per metric: ``grids`` maps a panel title to a
+    :func:`asdlab.methods.sc_noisy_arcmix.grid_table` frame (index SC, columns SC(FeatEx),
+    values in [0, 1], NaN where no run). Cells show the value in percent; each panel has its
+    own color scale (darker = better)."""
+    names = list(grids)
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.12)
+    for col, name in enumerate(names, start=1):
+        g = grids[name]
+        z = g.to_numpy(float)
+        text = [["" if np.isnan(v) else f"{100 * v:.1f}" for v in row] for row in z]
+        fig.add_trace(go.Heatmap(z=z, x=[str(c) for c in g.columns], y=[str(i) for i in g.index],
+                                 text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
+                                 hovertemplate=f"{name}<br>SC %{{y}}, SC(FeatEx) %{{x}}: %{{text}} %<extra></extra>"),
+                      row=1, col=col)
+        fig.update_xaxes(title_text="SC(FeatEx): sub-clusters of the FeatEx head", type="category", row=1, col=col)
+        fig.update_yaxes(title_text="SC: sub-clusters of the main head", type="category", autorange="reversed",
+                         row=1, col=col)
+    fig.update_layout(height=380, width=max(420, 400 * len(names)), margin=dict(t=80),
+                      title="Sub-cluster grid (seed 000 Table 2), percent")
+    return fig
+
+
+def subcluster_angle_scatter(table: pd.DataFrame, max_deg: float | None = None) -> go.Figure:
+    """Each test clip's angle to its class center (x) against the angle to the nearest
+    sub-cluster center of its class (y), in degrees, normal vs anomalous; a dropdown picks the
+    machine type. Points below the diagonal are closer to one sub-cluster than to the class's
+    mean direction. ``table``: :func:`asdlab.subclusters.subcluster_table` output."""
+    test = table[table["split"] == "test"] if "split" in table.columns else table
+    if test.empty:
+        raise ValueError("subcluster_angle_scatter: no test clips")
+    hi = max_deg or float(test[["angle_class", "angle_subcluster"]].to_numpy().max()) + 2.0
+    machines = [ALL, *sorted(test["machine"].unique())]
+    fig = go.Figure()
+    for k, m in enumerate(machines):
+        sel = _select(test, m, ALL)
+        for label, color in LABEL_COLORS.items():
+            t = sel[sel["label"] == label]
+            fig.add_trace(go.Scatter(x=t["angle_class"].to_numpy(float), y=t["angle_subcluster"].to_numpy(float),
+                                     mode="markers", name=label, legendgroup=label, visible=k == 0,
+                                     marker=dict(color=color, size=5, opacity=0.7),
+                                     text=t["file"].to_numpy() if "file" in t.columns else None,
+                                     hovertemplate=f"{label}<br>class %{{x:.1f}} deg, sub-cluster %{{y:.1f}} deg"
+                                                   "<br>%{text}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, hi], y=[0, hi], mode="lines", line=dict(color="#444", dash="dash", width=1),
+                             name="equal angles", hoverinfo="skip"))
+    n = 2 * len(machines)
+    buttons = [dict(label="all machines" if m == ALL else m, method="update",
+                    args=[{"visible": [j // 2 == k for j in range(n)] + [True]}])
+               for k, m in enumerate(machines)]
+    fig.update_layout(height=480, width=560, title="Test clips: class angle vs nearest sub-cluster angle",
+                      xaxis=dict(title="angle to the class center (deg)", range=[0, hi]),
+                      yaxis=dict(title="angle to the nearest sub-cluster (deg)", range=[0, hi]),
+                      margin=dict(t=90),
+                      updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.16, yanchor="top")])
     return fig

@@ -26,7 +26,7 @@ def test_plan_covers_every_notebook():
 def test_every_notebook_executed_without_errors(report):
     assert report.ok, f"failed notebooks: {report.failed}"
     names = {t["name"] for t in report.report["notebooks"]}
-    expected = {"00_asd_in_one_hour", "02_noisy_arcmix_angles", "03_compare_methods"} | {
+    expected = {"00_asd_in_one_hour", "02_noisy_arcmix_angles", "03_compare_methods", "04_subclusters"} | {
         f"01_method_report-{m.name}" for m in list_methods()}
     assert names == expected
     for name in names:
@@ -38,6 +38,8 @@ def test_every_notebook_executed_without_errors(report):
         assert params["preset"] == "smoke" and params["interactive"] is False
     every_run = {p.name for p in (report.out / "runs").iterdir()}
     assert {m.name for m in list_methods()} <= every_run
+    grid = sorted(p.name for p in (report.out / "runs" / "sc_noisy_arcmix_grid").iterdir())
+    assert grid == ["sc16_fx1", "sc16_fx16", "sc1_fx1", "sc1_fx16"]  # the reduced Table 2 grid
 
 
 def test_method_report_page_holds_figure_data_offline(report):
@@ -46,6 +48,14 @@ def test_method_report_page_holds_figure_data_offline(report):
     assert "plotly.js v" in html  # plotly.js itself is inlined
     table = (report.out / "01_method_report-ae_mse.html").read_text()
     assert "All (hmean)" in table and "official score" in table.lower()
+
+
+def test_subcluster_page_shows_the_grid_the_maps_and_both_angles(report):
+    html = (report.out / "04_subclusters.html").read_text()
+    # Table 2 heatmaps, one map and one histogram + one scatter per method
+    assert html.count("Plotly.newPlot") == 1 + 3 * 2
+    assert "sub-cluster (class #index)" in html and "to the nearest sub-cluster" in html
+    assert "auc_subcluster" in html
 
 
 def test_index_links_every_page_and_embeds_comparison(report):
@@ -70,3 +80,4 @@ def test_pages_render_in_a_real_browser(report):
         pytest.skip("Debian chromium not installed (.ci/run installs it)")
     assert rendered_plots(report.out / "02_noisy_arcmix_angles.html") >= 3
     assert rendered_plots(report.out / "01_method_report-ae_mse.html") >= 3  # map, scores, detection
+    assert rendered_plots(report.out / "04_subclusters.html") == 7

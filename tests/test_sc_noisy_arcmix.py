@@ -111,6 +111,19 @@ def test_sweep_writes_one_run_per_cell_and_returns_the_grid(data, tmp_path):
     assert table.attrs["runs"][(1, 2)] == str(tmp_path / "sweep" / "sc1_fx2")
 
 
+def test_sweep_reads_the_cell_of_the_plain_run_from_that_run(data, smoke_run, tmp_path):
+    p = get_method(scn.NAME).params("smoke", FAST)
+    plain_cell = (p["n_sub"], p["n_sub_featex"])
+    grid = (plain_cell, (1, 1))
+    before = (smoke_run / "scores.csv").stat().st_mtime_ns
+    table = scn.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid, overrides=FAST,
+                                  default_run=smoke_run, cache_dir=tmp_path / "c", progress=False)
+    assert table.attrs["runs"][plain_cell] == str(smoke_run)
+    assert (smoke_run / "scores.csv").stat().st_mtime_ns == before       # reused, not retrained
+    assert not (tmp_path / "sweep" / f"sc{plain_cell[0]}_fx{plain_cell[1]}").exists()
+    assert (tmp_path / "sweep" / "sc1_fx1" / "summary.json").exists()
+
+
 def test_embed_whole_clips_of_different_lengths_batches_by_length():
     torch.manual_seed(0)
     encoder = CED("nano").eval()

@@ -83,7 +83,7 @@ from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError
 from asdlab.kmeans_backend import score_sections
 from asdlab.features import length_batches
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
+from asdlab.methods import REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.asl import asymmetric_focal_loss
 from asdlab.nn.ced import CED, SIZES, count_parameters, load_checkpoint
 from asdlab.nn.mixup import mix, sample_lambda
@@ -346,7 +346,8 @@ def grid_table(runs: dict, metric: str = "mean_auc") -> pd.DataFrame:
 
 def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, preset: str = "course",
                       grid=None, seed: int = 0, overrides: dict | None = None,
-                      metric: str = "mean_auc", **run_kwargs) -> pd.DataFrame:
+                      metric: str = "mean_auc", default_run: str | os.PathLike | None = None,
+                      **run_kwargs) -> pd.DataFrame:
     """Seed 000 Table 2: train ``sc_noisy_arcmix`` (FeatEx on) for every ``(SC, SC_FeatEx)``
     cell of ``grid`` into ``out_dir/sc<SC>_fx<SC_FeatEx>`` and return :func:`grid_table`.
 
@@ -354,19 +355,26 @@ def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, prese
     reduced :data:`COURSE_GRID` ({1, 16} x {1, 16}, 4 runs) for ``smoke`` and ``course``.
     ``overrides`` apply to every cell; ``run_kwargs`` go to :func:`asdlab.runs.run_method`
     (``machines``, ``device``, ``cache_dir``, ``force``, ``progress``...). Finished cells are
-    reused, so an interrupted sweep resumes. The returned frame's ``attrs["runs"]`` maps each
-    cell to its folder.
+    reused, so an interrupted sweep resumes. ``default_run``: the run folder of the method with
+    ``preset`` and ``overrides`` alone (e.g. ``runs/<preset>/sc_noisy_arcmix``); the cell whose
+    parameters equal those is read from (or trained into) that folder instead of a second copy
+    in ``out_dir``. The returned frame's ``attrs["runs"]`` maps each cell to its folder.
     """
     from asdlab.runs import run_method
 
     if grid is None:
         grid = tuple((a, b) for a in SWEEP_VALUES for b in SWEEP_VALUES) if preset == "paper" else COURSE_GRID
     out_dir = Path(out_dir)
+    method = REGISTRY[NAME]
+    plain = method.params(preset, overrides)
     runs = {}
     for sc, scfx in grid:
         cell = {**(overrides or {}), "featex": True, "n_sub": int(sc), "n_sub_featex": int(scfx)}
-        runs[(int(sc), int(scfx))] = run_method(NAME, data, out_dir / f"sc{sc}_fx{scfx}", preset=preset,
-                                                seed=seed, overrides=cell, **run_kwargs)
+        folder = out_dir / f"sc{sc}_fx{scfx}"
+        if default_run is not None and method.params(preset, cell) == plain:
+            folder = Path(default_run)
+        runs[(int(sc), int(scfx))] = run_method(NAME, data, folder, preset=preset, seed=seed, overrides=cell,
+                                                **run_kwargs)
     table = grid_table(runs, metric)
     table.attrs["runs"] = {k: str(v) for k, v in runs.items()}
     return table

@@ -21,6 +21,8 @@ ALL = "all"
 
 NOISY_ARCMIX_FAMILY = ("tastgram_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
 
+SUBCLUSTER_METHODS = ("sc_adacos", "sc_noisy_arcmix")
+
 SHARED_MODEL = {"ae_mahala": "ae_mse"}
 """Methods that reuse another method's cached model: their per-method notebook runs after that
 method's, and never at the same time as a notebook writing that method's run, so the model is
@@ -36,8 +38,9 @@ class Step:
     methods among these, in this tuple's order (:data:`ALL`: all selected ones, in the user's
     order); the step is skipped when none is selected.
     ``after``: notebooks (stems) whose every instance must have finished first.
-    ``writes``: run folders (method names, in ``runs_dir``) the notebook trains or reuses
-    whatever the selection; a per-method step also writes its method's. Two notebooks writing
+    ``writes``: folders in ``runs_dir`` (run folders, named after their method, or folders of
+    runs such as a sweep's) the notebook trains or reuses whatever the selection; a per-method
+    step also writes its method's. Two notebooks writing
     the same run (or runs sharing a model, :data:`SHARED_MODEL`) never run at the same time.
     """
 
@@ -56,6 +59,10 @@ PLAN: tuple[Step, ...] = (
     Step("02_noisy_arcmix_angles", methods=NOISY_ARCMIX_FAMILY, after=("01_method_report",),
          writes=("tastgram_ce",)),
     Step("03_compare_methods", methods=ALL, after=("01_method_report",)),
+    # trains the Table 2 grid into runs_dir/sc_noisy_arcmix_grid; its (16, 16) cell at course
+    # scale is the sc_noisy_arcmix run itself
+    Step("04_subclusters", methods=SUBCLUSTER_METHODS, after=("01_method_report",),
+         writes=("sc_noisy_arcmix", "sc_noisy_arcmix_grid")),
 )
 
 
