@@ -95,21 +95,32 @@ def compare_table(runs: Mapping[str, str | os.PathLike], warn: bool = True) -> p
             continue
         tables[method] = run["table"]
         scores[method] = float(run["summary"]["official_score"])
+    df = side_by_side(tables, scores, names=list(runs))
+    df.attrs["missing"] = missing
+    if missing and warn:
+        warnings.warn("runs left out of the comparison: " + "; ".join(f"{m} ({why})" for m, why in missing.items()))
+    return df
+
+
+def side_by_side(tables: Mapping[str, pd.DataFrame], scores: Mapping[str, float],
+                 names: list[str] | None = None) -> pd.DataFrame:
+    """:func:`compare_table`'s frame from Table 1 frames (``tables``: name -> table indexed by
+    machine with an ``All (hmean)`` row) and official scores (``scores``: name -> fraction).
+    ``names``: column order, including names without a table (their columns stay NaN)."""
+    names = list(tables) if names is None else names
     metrics = [m for m in METRICS if any(m in t.columns for t in tables.values())]
     metrics = metrics or ["AUC source", "AUC target", "pAUC"]
     machines = list(dict.fromkeys(r for t in tables.values() for r in t.index if r != ALL_ROW))
-    columns = pd.MultiIndex.from_product([list(runs), metrics], names=["method", "metric"])
+    columns = pd.MultiIndex.from_product([names, metrics], names=["method", "metric"])
     df = pd.DataFrame(np.nan, index=pd.Index([*machines, ALL_ROW, OFFICIAL_ROW], name="machine"),
                       columns=columns)
-    for method, t in tables.items():
+    for name, t in tables.items():
         for metric in metrics:
             if metric in t.columns:
-                df.loc[t.index, (method, metric)] = t[metric].to_numpy(dtype=float)
-        df.loc[OFFICIAL_ROW, (method, metrics[0])] = scores[method]
-    df.attrs["missing"] = missing
-    df.attrs["official_score"] = scores
-    if missing and warn:
-        warnings.warn("runs left out of the comparison: " + "; ".join(f"{m} ({why})" for m, why in missing.items()))
+                df.loc[t.index, (name, metric)] = t[metric].to_numpy(dtype=float)
+        df.loc[OFFICIAL_ROW, (name, metrics[0])] = scores[name]
+    df.attrs["missing"] = {}
+    df.attrs["official_score"] = dict(scores)
     return df
 
 

@@ -353,3 +353,60 @@ def subcluster_angle_scatter(table: pd.DataFrame, max_deg: float | None = None) 
                       margin=dict(t=90),
                       updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.16, yanchor="top")])
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Pseudo labels
+
+
+def _category_colors(values: pd.Series) -> dict[str, str]:
+    names = sorted(values.unique(), key=lambda v: (v == "unknown", v))
+    return {n: "#c7c7c7" if n == "unknown" else PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def pseudo_label_maps(points: pd.DataFrame, machine: str, left: str = "pseudo_label",
+                      right: str = "true_attributes") -> go.Figure:
+    """One machine's clips on a 2-D map twice, side by side: colored by ``left`` (the pseudo
+    labels) and by ``right`` (the factory's true hidden attributes), each panel with its own
+    legend. ``points``: :func:`asdlab.pseudo_labels.machine_points` output (x, y, file and the
+    two columns). Agreement shows as the same groups in both panels, whatever their colors."""
+    missing = [c for c in ("x", "y", "file", left, right) if c not in points.columns]
+    if missing:
+        raise ValueError(f"pseudo_label_maps: points lack column(s) {', '.join(missing)}")
+    titles = {"pseudo_label": "pseudo label", "true_attributes": "true attributes (factory)"}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[titles.get(left, left), titles.get(right, right)],
+                        horizontal_spacing=0.22)
+    for col, (column, legend) in enumerate([(left, "legend"), (right, "legend2")], start=1):
+        values = points[column].astype(object).where(points[column].notna(), "unknown").astype(str)
+        for name, color in _category_colors(values).items():
+            sel = points[values == name]
+            fig.add_trace(go.Scatter(x=sel["x"].to_numpy(np.float32), y=sel["y"].to_numpy(np.float32),
+                                     mode="markers", name=name, legend=legend,
+                                     marker=dict(color=color, size=7, opacity=0.85), text=sel["file"].to_numpy(),
+                                     hovertemplate=f"{column}: {name}<br>%{{text}}<extra></extra>"),
+                          row=1, col=col)
+    fig.update_xaxes(showticklabels=False, zeroline=False, title_text="UMAP 1")
+    fig.update_yaxes(showticklabels=False, zeroline=False, title_text="UMAP 2")
+    fig.update_layout(height=440, title=f"{machine}: pseudo labels vs true attributes", margin=dict(t=80),
+                      legend=dict(title=dict(text=titles.get(left, left)), x=0.39, xanchor="left", y=1),
+                      legend2=dict(title=dict(text=titles.get(right, right)), x=1.01, xanchor="left", y=1))
+    return fig
+
+
+def silhouette_figure(sil: pd.DataFrame) -> go.Figure:
+    """Silhouette coefficient against the number of clusters k, one line per machine, the
+    chosen k marked. ``sil``: :func:`asdlab.pseudo_labels.silhouettes` (machine, k, silhouette,
+    chosen)."""
+    fig = go.Figure()
+    for i, (machine, g) in enumerate(sil.sort_values("k").groupby("machine", sort=True)):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=g["k"], y=g["silhouette"], mode="lines+markers", name=machine,
+                                 legendgroup=machine, line=dict(color=color)))
+        chosen = g[g["chosen"].astype(str).str.lower() == "true"]
+        fig.add_trace(go.Scatter(x=chosen["k"], y=chosen["silhouette"], mode="markers", name=f"{machine}: chosen",
+                                 legendgroup=machine, showlegend=False,
+                                 marker=dict(color=color, size=14, symbol="circle-open", line=dict(width=2)),
+                                 hovertemplate=f"{machine}: chosen k %{{x}}<extra></extra>"))
+    fig.update_layout(height=360, title="Choosing the number of pseudo labels (silhouette, higher is better)",
+                      xaxis=dict(title="k (clusters)", dtick=1), yaxis=dict(title="silhouette coefficient"))
+    return fig

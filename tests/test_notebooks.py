@@ -26,7 +26,8 @@ def test_plan_covers_every_notebook():
 def test_every_notebook_executed_without_errors(report):
     assert report.ok, f"failed notebooks: {report.failed}"
     names = {t["name"] for t in report.report["notebooks"]}
-    expected = {"00_asd_in_one_hour", "02_noisy_arcmix_angles", "03_compare_methods", "04_subclusters"} | {
+    expected = {"00_asd_in_one_hour", "02_noisy_arcmix_angles", "03_compare_methods", "04_subclusters",
+                "05_pseudo_labels"} | {
         f"01_method_report-{m.name}" for m in list_methods()}
     assert names == expected
     for name in names:
@@ -58,6 +59,12 @@ def test_subcluster_page_shows_the_grid_the_maps_and_both_angles(report):
     assert "auc_subcluster" in html
 
 
+def test_pseudo_label_page_compares_with_the_truth_and_without_pseudo_labels(report):
+    html = (report.out / "05_pseudo_labels.html").read_text()
+    assert "gearbox: pseudo labels vs true attributes" in html
+    assert "ari_features" in html and "machine-only labels" in html and "nmi_prev" in html
+
+
 def test_index_links_every_page_and_embeds_comparison(report):
     index = (report.out / "index.html").read_text()
     for t in report.report["notebooks"]:
@@ -81,3 +88,4 @@ def test_pages_render_in_a_real_browser(report):
     assert rendered_plots(report.out / "02_noisy_arcmix_angles.html") >= 3
     assert rendered_plots(report.out / "01_method_report-ae_mse.html") >= 3  # map, scores, detection
     assert rendered_plots(report.out / "04_subclusters.html") == 7
+    assert rendered_plots(report.out / "05_pseudo_labels.html") == 1  # gearbox (smoke fixes k: no silhouettes)

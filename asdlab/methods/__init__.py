@@ -109,4 +109,5 @@ def list_methods() -> list[Method]:
 
 
 def _load_builtin() -> None:
-    from asdlab.methods import autoencoder, noisy_arcmix, sc_adacos, sc_noisy_arcmix  # noqa: F401  (they register themselves)
+    from asdlab.methods import (autoencoder, guided_clustering, noisy_arcmix, sc_adacos,  # noqa: F401  (they register themselves)
+                                sc_noisy_arcmix)

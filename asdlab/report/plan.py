@@ -63,6 +63,7 @@ PLAN: tuple[Step, ...] = (
     # scale is the sc_noisy_arcmix run itself
     Step("04_subclusters", methods=SUBCLUSTER_METHODS, after=("01_method_report",),
          writes=("sc_noisy_arcmix", "sc_noisy_arcmix_grid")),
+    Step("05_pseudo_labels", methods=("guided_clustering",), after=("01_method_report",)),
 )
 
 
