@@ -73,7 +73,7 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7_919) % (2**63 - 1)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
     """Shuffled index batches; a trailing batch of one joins the previous batch, because
     BatchNorm cannot train on a single item."""
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
@@ -151,7 +151,7 @@ def fit(
         gen = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
         model.train()
         total, count = 0.0, 0
-        for b in _batches(len(train_idx_t), cfg.batch_size, gen):
+        for b in epoch_batches(len(train_idx_t), cfg.batch_size, gen):
             batch = to_dev(get_batch(train_idx_t[b], True))
             loss = loss_fn(model, batch)
             opt.zero_grad(set_to_none=True)

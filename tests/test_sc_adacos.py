@@ -82,8 +82,8 @@ def test_presets_and_parameter_errors():
                                 ("head_choice", "best", "unknown head_choice 'best'"),
                                 ("domain_rule", "max", "unknown domain_rule 'max'")]:
         with pytest.raises(ConfigError, match=message):
-            sc._check_params(m.params("smoke", {key: value}))
-    assert sc._check_params(m.params("smoke", {"tmax_machines": "valve,fan", "ks": 4}))["tmax_machines"] == ["fan", "valve"]
+            sc.check_params(m.params("smoke", {key: value}))
+    assert sc.check_params(m.params("smoke", {"tmax_machines": "valve,fan", "ks": 4}))["tmax_machines"] == ["fan", "valve"]
 
 
 @pytest.fixture(scope="module")

@@ -72,10 +72,10 @@ def test_cosine_schedule_reaches_min_lr():
 
 
 def test_a_trailing_batch_of_one_joins_the_previous_batch():
-    from asdlab.train import _batches
+    from asdlab.train import epoch_batches
 
-    sizes = [len(b) for b in _batches(33, 16, torch.Generator().manual_seed(0))]
+    sizes = [len(b) for b in epoch_batches(33, 16, torch.Generator().manual_seed(0))]
     assert sizes == [16, 17]
-    assert [len(b) for b in _batches(34, 16, None)] == [16, 16, 2]
+    assert [len(b) for b in epoch_batches(34, 16, None)] == [16, 16, 2]
     x = _data(n=37)  # 90 % of 37 = 33 training items -> batches of 16 and 17, no crash in BatchNorm
     _train(x, TrainConfig(epochs=1, batch_size=16, seed=0))

@@ -97,7 +97,7 @@ from asdlab.methods import REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunCon
 from asdlab.nn.mobilefacenet import MobileFaceNet
 from asdlab.nn.pairloss import PAIR_MODES, pair_loss
 from asdlab.nn.resnet import ModifiedResNet
-from asdlab.train import TrainConfig, _batches, atomic_torch_save, fit
+from asdlab.train import TrainConfig, atomic_torch_save, epoch_batches, fit
 
 ENCODERS = ("resnet", "mobilefacenet")
 CLUSTER_TRANSFORMS = ("none", "l2", "whiten_l2")
@@ -157,7 +157,7 @@ def _check_params(p: dict) -> dict:
 def _scorer_params(p: dict) -> dict:
     """The sc_adacos parameters of step 4, validated before any training."""
     try:
-        return sc._check_params(REGISTRY["sc_adacos"].params(p["scorer_preset"], p["scorer_overrides"]))
+        return sc.check_params(REGISTRY["sc_adacos"].params(p["scorer_preset"], p["scorer_overrides"]))
     except ConfigError as e:
         raise ConfigError(f"scorer_overrides: {e}") from e
 
@@ -207,7 +207,7 @@ class _Recorder:
         self.rows.append((n, {k: float(v.detach()) for k, v in values.items()}))
 
     def per_epoch(self, n_items: int, batch_size: int) -> list[dict]:
-        per = len(_batches(n_items, batch_size, None))  # fit's batches per epoch
+        per = len(epoch_batches(n_items, batch_size, None))  # fit's batches per epoch
         out = []
         for start in range(0, len(self.rows), per):
             chunk = self.rows[start:start + per]
@@ -236,7 +236,7 @@ class _Data:
 
     def __init__(self, ctx: RunContext):
         p = ctx.params
-        feats, self.skipped = sc._features(ctx.table, ctx)
+        feats, self.skipped = sc.log_mels(ctx.table, ctx)
         keep = np.array([f is not None for f in feats], dtype=bool)
         rows = ctx.table[keep].reset_index(drop=True)
         feats = [f for f in feats if f is not None]

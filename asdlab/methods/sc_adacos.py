@@ -120,7 +120,7 @@ class SubClusterAdaCosNet(nn.Module):
         return self.encoder(logmel)
 
 
-def _check_params(p: dict) -> dict:
+def check_params(p: dict) -> dict:
     """Validated copy of the parameters (lists normalised); clear errors name the parameter."""
     p = dict(p)
     for key, allowed in (("backend", BACKENDS), ("heads", HEADS), ("angle", ANGLE_RULES),
@@ -201,7 +201,8 @@ def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFram
 # data
 
 
-def _features(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+    """Log-mels ``(n_mels, frames)`` of ``rows`` from the feature cache and the skipped clips."""
     p = ctx.params
     cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
                          device=str(resolve_device(ctx.device)))
@@ -227,7 +228,7 @@ class _Data:
     def __init__(self, ctx: RunContext):
         p = ctx.params
         table = ctx.table
-        feats, skipped = _features(table, ctx)
+        feats, skipped = log_mels(table, ctx)
         keep = np.array([f is not None for f in feats])
         rows = table[keep].reset_index(drop=True)
         feats = [f for f in feats if f is not None]
@@ -448,7 +449,7 @@ def choose_heads(head_choice, machines, test_rows: pd.DataFrame | None = None,
 
 
 def _run(ctx: RunContext) -> MethodOutput:
-    p = ctx.params = _check_params(ctx.params)
+    p = ctx.params = check_params(ctx.params)
     data = _Data(ctx)
     configs = {"two": [2], "one": [1], "both": [2, 1]}[p["heads"]]
     tmax = _tmax_terms(data, p, ctx.seed)
