@@ -109,5 +109,6 @@ def list_methods() -> list[Method]:
 
 
 def _load_builtin() -> None:
-    from asdlab.methods import (autoencoder, guided_clustering, noisy_arcmix, sc_adacos,  # noqa: F401  (they register themselves)
-                                sc_noisy_arcmix)
+    # the method modules register themselves on import
+    from asdlab.methods import (autoencoder, contrastive_ae_cnn, guided_clustering, noisy_arcmix,  # noqa: F401
+                                sc_adacos, sc_noisy_arcmix)
