@@ -66,7 +66,7 @@ def test_embedding_map_menus_colors_symbols_and_hover():
     assert list(data[1].customdata[:, 0]) == ["fan_test_0.wav", "fan_test_1.wav", "fan_test_2.wav"]
     np.testing.assert_array_equal(data[1].x, [4, 5, 6])
     color_menu, machine_menu = fig.layout.updatemenus
-    assert [b.label for b in color_menu.buttons] == [COLOR_BY[c] for c in COLOR_BY]
+    assert [b.label for b in color_menu.buttons] == [COLOR_BY[c] for c in COLOR_BY if c in pts.columns]  # no subcluster here
     # default coloring: domain; the legend lists source and target plus the two symbols
     assert list(data[0].marker.color) == [FIXED_COLORS["domain"]["source"]] * 3 + [FIXED_COLORS["domain"]["target"]]
     assert sorted(t.name for t in fig.data if t.showlegend is not False and t.x[0] is None) == \
