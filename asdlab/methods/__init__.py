@@ -10,9 +10,10 @@ import dataclasses
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from asdlab.errors import ConfigError
+from asdlab.errors import ConfigError, DataError
 
 PRESETS = ("smoke", "course", "paper")
 SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
@@ -78,6 +79,35 @@ class Method:
                 raise ConfigError(f"method {self.name!r} has no parameter {key!r} (known: {sorted(params)})")
             params[key] = value
         return params
+
+
+def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+    """Log-mels ``(n_mels, frames)`` (dB) of the clips of ``rows`` from the feature cache, with
+    ``ctx.params``' ``n_fft``, ``hop`` and ``n_mels``: ``(features, skipped)``, None in
+    ``features`` for each unreadable clip skipped with ``ctx.skip_unreadable``."""
+    import functools
+
+    from asdlab.data.audio import read_many
+    from asdlab.data.cache import FeatureCache
+    from asdlab.features import LogMelParams
+    from asdlab.train import resolve_device
+
+    p = ctx.params
+    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
+                         device=str(resolve_device(ctx.device)))
+    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable))
+
+
+def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.DataFrame, list, np.ndarray]:
+    """The rows of ``table`` whose ``feats`` entry is not None (re-indexed), their features and
+    a boolean ``is_train`` per row; a :class:`DataError` naming ``method`` when no training
+    clip is left."""
+    keep = np.array([f is not None for f in feats], dtype=bool)
+    rows = table[keep].reset_index(drop=True)
+    is_train = (rows["split"] == "train").to_numpy()
+    if not is_train.any():
+        raise DataError(f"no readable training clips: {method} needs normal training clips")
+    return rows, [f for f in feats if f is not None], is_train
 
 
 REGISTRY: dict[str, Method] = {}

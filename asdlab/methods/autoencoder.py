@@ -27,12 +27,11 @@ import torch
 
 from asdlab.atomic import atomic_write_text
 from asdlab.backends import SelectiveMahalanobis, mse_score
-from asdlab.data.audio import read_many
-from asdlab.data.cache import FeatureCache, file_key
+from asdlab.data.cache import file_key
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import DataError
-from asdlab.features import LogMelParams, stack_frames
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
+from asdlab.features import stack_frames
+from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, register, score_frame
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
@@ -46,14 +45,6 @@ PRESETS = {
 }
 _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bottleneck",
                "batch_size", "lr", "val_fraction", "epochs")
-
-
-def _features(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
-    p = ctx.params
-    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
-                         device=str(resolve_device(ctx.device)))
-    read = functools.partial(read_many, skip_unreadable=ctx.skip_unreadable)
-    return cache.get_many(list(rows["path"]), read)
 
 
 def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
@@ -128,7 +119,7 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     p = ctx.params
     train_out, test_out, skipped, emb_meta, emb, histories = [], [], [], [], [], []
     for machine, rows in ctx.table.groupby("machine", sort=True):
-        feats, bad = _features(rows, ctx)
+        feats, bad = log_mels(rows, ctx)
         skipped += bad
         keep = np.array([f is not None for f in feats])
         rows = rows[keep]

@@ -98,7 +98,6 @@ against 0.56 / 0.57 with weight 1, a parameter worth exploring.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import shutil
@@ -113,13 +112,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from asdlab.atomic import atomic_write, atomic_write_text
-from asdlab.data.audio import read_many
-from asdlab.data.cache import FeatureCache
 from asdlab.data.classes import class_names
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError, DataError
-from asdlab.features import LogMelParams
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
+from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
+                            score_frame)
 from asdlab.methods.sc_adacos import fix_frames
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.nn.contrastive import ContrastiveProjector, info_nce
@@ -334,13 +331,6 @@ def check_params(p: dict) -> None:
 # data
 
 
-def _features(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
-    p = ctx.params
-    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
-                         device=str(resolve_device(ctx.device)))
-    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable))
-
-
 class _Group:
     """The clips one network is trained on and scores (all machines, or one machine type):
     standardised log-mels, classes and the ``own``-class mask of every clip (train then test)."""
@@ -392,15 +382,10 @@ class _Group:
 def _groups(ctx: RunContext) -> tuple[list[_Group], list]:
     p = ctx.params
     table = ctx.table
-    feats, skipped = _features(table, ctx)
-    keep = np.array([f is not None for f in feats])
-    rows = table[keep].reset_index(drop=True)
-    feats = [f for f in feats if f is not None]
+    feats, skipped = log_mels(table, ctx)
+    rows, feats, is_train = readable_split(table, feats, NAME)
     if p["median_filter"] is not None:
         feats = [median_filter_time(f, p["median_window"], p["median_filter"]) for f in feats]
-    is_train = (rows["split"] == "train").to_numpy()
-    if not is_train.any():
-        raise DataError(f"no readable training clips: {NAME} needs normal training clips")
     keys = ["all"] * len(rows) if p["scope"] == "all" else list(rows["machine"])
     groups = []
     for name in sorted(set(keys)):

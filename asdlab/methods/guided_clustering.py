@@ -93,12 +93,14 @@ from asdlab.data.classes import HIDDEN, class_names
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError, DataError
 from asdlab.methods import PRESETS as PRESET_NAMES
-from asdlab.methods import REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunContext, register
+from asdlab.methods import (REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split,
+                            register)
 from asdlab.nn.mobilefacenet import MobileFaceNet
 from asdlab.nn.pairloss import PAIR_MODES, pair_loss
 from asdlab.nn.resnet import ModifiedResNet
 from asdlab.train import TrainConfig, atomic_torch_save, epoch_batches, fit
 
+NAME = "guided_clustering"
 ENCODERS = ("resnet", "mobilefacenet")
 CLUSTER_TRANSFORMS = ("none", "l2", "whiten_l2")
 
@@ -236,13 +238,8 @@ class _Data:
 
     def __init__(self, ctx: RunContext):
         p = ctx.params
-        feats, self.skipped = sc.log_mels(ctx.table, ctx)
-        keep = np.array([f is not None for f in feats], dtype=bool)
-        rows = ctx.table[keep].reset_index(drop=True)
-        feats = [f for f in feats if f is not None]
-        is_train = (rows["split"] == "train").to_numpy()
-        if not is_train.any():
-            raise DataError("no readable training clips: guided_clustering needs normal training clips")
+        feats, self.skipped = log_mels(ctx.table, ctx)
+        rows, feats, is_train = readable_split(ctx.table, feats, NAME)
         frames = p["frames"] or Counter(f.shape[1] for f, t in zip(feats, is_train) if t).most_common(1)[0][0]
         if frames < 7:
             raise DataError(f"the training clips are only {frames} frames long; the encoders need at least 7 "
@@ -583,5 +580,5 @@ def _run(ctx: RunContext) -> MethodOutput:
                         skipped=data.skipped, artifacts=artifacts)
 
 
-register(Method("guided_clustering", "pseudo labels for machines without attributes from DeepCluster pretraining "
+register(Method(NAME, "pseudo labels for machines without attributes from DeepCluster pretraining "
                 "+ guided fine-tuning (CE + pair loss) + k-means, scored by sub-cluster AdaCos", PRESETS, _run))

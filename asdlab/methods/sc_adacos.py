@@ -61,7 +61,6 @@ batch 32 (4 summed snapshots; about 75 s of one CPU core on the course factory d
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 from collections import Counter
@@ -72,14 +71,12 @@ import torch
 from torch import nn
 
 from asdlab.atomic import atomic_write, atomic_write_text
-from asdlab.data.audio import read_many
-from asdlab.data.cache import FeatureCache
 from asdlab.data.classes import class_names
 from asdlab.embeddings import save_embeddings
 from asdlab.errors import ConfigError, DataError
-from asdlab.features import LogMelParams
 from asdlab.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
+from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
+                            score_frame)
 from asdlab.nn.adacos import ANGLE_RULES, SubClusterAdaCos, mixup_reversed
 from asdlab.nn.resnet import ModifiedResNet
 from asdlab.thresholds import decide, percentile_threshold
@@ -201,14 +198,6 @@ def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFram
 # data
 
 
-def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
-    """Log-mels ``(n_mels, frames)`` of ``rows`` from the feature cache and the skipped clips."""
-    p = ctx.params
-    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
-                         device=str(resolve_device(ctx.device)))
-    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable))
-
-
 def _one_hot(index: np.ndarray, n: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.from_numpy(index), n).float()
 
@@ -229,12 +218,7 @@ class _Data:
         p = ctx.params
         table = ctx.table
         feats, skipped = log_mels(table, ctx)
-        keep = np.array([f is not None for f in feats])
-        rows = table[keep].reset_index(drop=True)
-        feats = [f for f in feats if f is not None]
-        is_train = (rows["split"] == "train").to_numpy()
-        if not is_train.any():
-            raise DataError("no readable training clips: sc_adacos needs normal training clips")
+        rows, feats, is_train = readable_split(table, feats, "sc_adacos")
         frames = p["frames"] or Counter(f.shape[1] for f, t in zip(feats, is_train) if t).most_common(1)[0][0]
         if frames < 7:
             raise DataError(f"the training clips are only {frames} frames long; the modified ResNet "
