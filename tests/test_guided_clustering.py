@@ -18,8 +18,8 @@ from asdlab.methods import REGISTRY
 from asdlab.metrics import official_score
 from asdlab.runs import load_run, run_method
 
-FACTORY_SMOKE = Path(__file__).resolve().parents[1] / "data" / "factory-smoke"
 HIDDEN = ["ToyTrain", "gearbox", "slider"]
+MACHINES = ["fan", *HIDDEN]  # one machine with attributes for the guided fine-tuning
 
 
 def test_presets_and_parameter_errors():
@@ -64,17 +64,25 @@ def test_clusters_are_numbered_by_size():
 
 
 @pytest.fixture(scope="module")
-def factory_run(tmp_path_factory):
+def factory_smoke(tmp_path_factory):
+    from asdlab.synth import generate_dataset
+
+    return generate_dataset(tmp_path_factory.mktemp("factory") / "smoke", "smoke", machines=MACHINES,
+                            progress=False)
+
+
+@pytest.fixture(scope="module")
+def factory_run(tmp_path_factory, factory_smoke):
     tmp = tmp_path_factory.mktemp("gc")
-    out = run_method("guided_clustering", FACTORY_SMOKE, tmp / "run", preset="smoke", cache_dir=tmp / "cache",
+    out = run_method("guided_clustering", factory_smoke, tmp / "run", preset="smoke", cache_dir=tmp / "cache",
                      progress=False)
     return out
 
 
-def test_factory_smoke_run_writes_pseudo_labels_quality_and_gain(factory_run):
+def test_factory_smoke_run_writes_pseudo_labels_quality_and_gain(factory_run, factory_smoke):
     out = factory_run
     run = load_run(out)
-    table = pd.read_csv(FACTORY_SMOKE.parent / "factory-smoke" / "ground_truth" / "clips" / "gearbox.csv")
+    table = pd.read_csv(Path(factory_smoke) / "ground_truth" / "clips" / "gearbox.csv")
     n_train = int((table["split"] == "train").sum())
     pseudo = pl.load_pseudo_labels(out)
     assert pseudo.columns.tolist() == ["file", "machine", "section", "domain", "pseudo_label"]
@@ -84,7 +92,7 @@ def test_factory_smoke_run_writes_pseudo_labels_quality_and_gain(factory_run):
     # cluster quality: the same numbers sklearn gives on the pseudo labels vs the factory's truth
     quality = pl.cluster_quality(out)
     assert {"machine", "n_clusters", "n_true", "ari", "nmi", "purity", "ari_pretrained", "ari_features"} <= set(quality)
-    truth = factory_ground_truth(FACTORY_SMOKE)
+    truth = factory_ground_truth(factory_smoke)
     joined = pseudo.merge(truth, on=["file", "machine"])
     for row in quality.itertuples():
         g = joined[joined["machine"] == row.machine]
@@ -108,7 +116,7 @@ def test_factory_smoke_run_writes_pseudo_labels_quality_and_gain(factory_run):
     # embeddings of every clip from the guided network, with the pseudo label of each hidden clip
     emb = load_embeddings(out)
     meta = emb["meta"]
-    assert emb["embeddings"].shape == (7 * 35, 32) and len(meta) == 7 * 35
+    assert emb["embeddings"].shape == (len(MACHINES) * 35, 32) and len(meta) == len(MACHINES) * 35
     hidden = meta["machine"].isin(HIDDEN)
     assert (meta.loc[~hidden, "pseudo_label"] == -1).all() and (meta.loc[hidden, "pseudo_label"] >= 0).all()
     merged = pseudo.merge(meta[meta["split"] == "train"], on=["file", "machine"], suffixes=("", "_e"))
