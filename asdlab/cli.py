@@ -1,6 +1,6 @@
 """The ``asdlab`` command: index, methods, run, evaluate, synth, report.
 
-Errors on bad input (:class:`asdlab.errors.AsdlabError`) print one clear line to stderr and
+Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) print one clear line to stderr and
 exit with status 2; a successful command exits 0. ``report`` exits 1 when a notebook failed.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from asdlab.errors import AsdlabError, ConfigError
+from asdlab.core.errors import AsdlabError, ConfigError
 
 
 def _parse_overrides(items: list[str]) -> dict:
@@ -79,7 +79,7 @@ def cmd_run(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from asdlab.metrics import format_table
-    from asdlab.submission import evaluate
+    from asdlab.metrics.submission import evaluate
 
     _, table, _ = evaluate(args.submission, data_root=args.data, ground_truth_dir=args.ground_truth)
     print(format_table(table))
@@ -87,7 +87,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from asdlab.synth import generate_dataset
+    from asdlab.data.synth import generate_dataset
 
     out = generate_dataset(args.out, preset=args.preset, seed=args.seed, machines=args.machines,
                            jobs=args.jobs, force=args.force, progress=not args.quiet)

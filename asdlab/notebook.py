@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 
 THREADS_ENV = "ASDLAB_THREADS"
 """Environment variable with the number of torch threads for a notebook kernel (set by
@@ -101,7 +101,7 @@ def ensure_data(data_dir, preset: str, seed: int = 0, progress: bool = False) ->
     (or completed) when needed. A given folder
     must exist: it is never created or changed here."""
     if data_dir is None:
-        from asdlab.synth import generate_dataset
+        from asdlab.data.synth import generate_dataset
 
         name = f"factory-{preset}" + (f"-seed{seed}" if seed else "")
         return generate_dataset(project_dir() / "data" / name, preset=preset, seed=seed, progress=progress)

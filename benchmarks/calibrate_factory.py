@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from asdlab.synth import MACHINES, generate_dataset
+from asdlab.data.synth import MACHINES, generate_dataset
 
 SCORE_RANGE = (0.55, 0.80)
 

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from asdlab.data.audio import read_many
-from asdlab.data.cache import FeatureCache
+from asdlab.features.cache import FeatureCache
 from asdlab.features import EPS, LogMelParams
 
 

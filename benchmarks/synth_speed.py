@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from asdlab.synth import MACHINES, PRESETS
-from asdlab.synth.generate import write_clips
-from asdlab.synth.plan import machine_plan
+from asdlab.data.synth import MACHINES, PRESETS
+from asdlab.data.synth.generate import write_clips
+from asdlab.data.synth.plan import machine_plan
 
 
 def main() -> None:

@@ -87,12 +87,12 @@ import pandas as pd
 from IPython.display import display
 
 import asdlab.notebook as nb
-from asdlab import teaching
+from asdlab.viz import teaching
 from asdlab.analysis import factory_ground_truth
 from asdlab.data import build_clip_table, summarize
 from asdlab.metrics import format_table, metrics_table, official_score, section_metrics
 from asdlab.runs import load_run, run_method
-from asdlab.synth import preview
+from asdlab.viz.factory_preview import preview
 
 info = nb.setup(seed)
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive)

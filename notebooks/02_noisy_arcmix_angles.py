@@ -42,7 +42,7 @@ from IPython.display import Markdown
 
 import asdlab.notebook as nb
 from asdlab.analysis import angle_summary, angle_summary_by_domain, angle_table, factory_ground_truth
-from asdlab.explorer import (AngleExplorer, check_figure1_params, loss_title,
+from asdlab.viz.explorer import (AngleExplorer, check_figure1_params, loss_title,
                              paper_ordering_note)
 from asdlab.runs import run_method
 from asdlab.viz import angle_histograms

@@ -52,10 +52,10 @@ from IPython.display import Markdown, display
 
 import asdlab.notebook as nb
 from asdlab.analysis import factory_ground_truth
-from asdlab.compare import compare_table, style_best
-from asdlab.methods.sc_noisy_arcmix import grid_table, sweep_subclusters
+from asdlab.analysis.compare import compare_table, style_best
+from asdlab.runs.sweeps import grid_table, sweep_subclusters
 from asdlab.runs import run_method
-from asdlab.subclusters import (check_subcluster_methods, load_subcluster_centers, subcluster_angle_summary,
+from asdlab.analysis.subclusters import (check_subcluster_methods, load_subcluster_centers, subcluster_angle_summary,
                                 subcluster_points, subcluster_table, subcluster_usage)
 from asdlab.viz import angle_histograms, embedding_map, grid_heatmaps, subcluster_angle_scatter
 

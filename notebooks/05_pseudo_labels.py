@@ -51,8 +51,8 @@ from IPython.display import Markdown, display
 
 import asdlab.notebook as nb
 from asdlab.analysis import factory_ground_truth
-from asdlab.compare import style_best
-from asdlab.pseudo_labels import (check_pseudo_label_method, cluster_quality, contingency, gain_table,
+from asdlab.analysis.compare import style_best
+from asdlab.analysis.pseudo_labels import (check_pseudo_label_method, cluster_quality, contingency, gain_table,
                                   machine_points, pretraining_rounds, silhouettes, with_without_table)
 from asdlab.runs import run_method
 from asdlab.viz import pseudo_label_maps, silhouette_figure

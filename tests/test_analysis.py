@@ -4,8 +4,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from asdlab.analysis import angle_summary, angle_table, angles_deg
-from asdlab.embeddings import load_embeddings, save_embeddings
-from asdlab.errors import AsdlabError
+from asdlab.artifacts.embeddings import load_embeddings, save_embeddings
+from asdlab.core.errors import AsdlabError
 
 
 def test_angles_against_known_geometry():
@@ -66,7 +66,7 @@ def test_errors(tmp_path):
 def test_factory_ground_truth_knows_hidden_attributes_and_anomaly_kinds(tmp_path):
     from asdlab.analysis import factory_ground_truth
     from asdlab.data import build_clip_table
-    from asdlab.synth import generate_dataset
+    from asdlab.data.synth import generate_dataset
 
     assert factory_ground_truth(tmp_path) is None
     root = generate_dataset(tmp_path / "f", preset="smoke", machines=["gearbox", "fan"], progress=False)
@@ -120,7 +120,7 @@ def test_umap_coords_errors():
 
 
 def test_run_umap_caches_in_the_run_folder_and_joins_ground_truth(tmp_path, monkeypatch):
-    import asdlab.analysis as an
+    import asdlab.analysis.tables as an
 
     meta = _meta()
     save_embeddings(tmp_path, meta, _blobs(4, 3)[:8], centers=np.ones((1, 3)), classes=["fan_00"])

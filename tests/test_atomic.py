@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from asdlab.atomic import atomic_write, atomic_write_text
+from asdlab.core.atomic import atomic_write, atomic_write_text
 
 
 def test_written_file_has_umask_mode_and_no_leftovers(tmp_path):

@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from asdlab.data.audio import SAMPLE_RATE, fix_length, load_clip, read_audio, read_many
-from asdlab.errors import AudioError
+from asdlab.core.errors import AudioError
 
 
 def test_mono_16k_int16_is_scaled(tmp_path):

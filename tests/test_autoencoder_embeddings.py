@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from asdlab.embeddings import load_embeddings
+from asdlab.artifacts.embeddings import load_embeddings
 from asdlab.methods.autoencoder import bottleneck_means
 from asdlab.nn.ae import DenseAutoEncoder
 
@@ -24,7 +24,7 @@ def test_bottleneck_means_is_the_mean_code_per_clip():
 
 def test_ae_runs_save_train_and_test_embeddings(tmp_path):
     from asdlab.runs import run_method
-    from asdlab.synth import generate_dataset
+    from asdlab.data.synth import generate_dataset
 
     data = generate_dataset(tmp_path / "data", preset="smoke", machines=["fan"], progress=False)
     mse = run_method("ae_mse", data, tmp_path / "mse", preset="smoke", progress=False)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbconvert import HTMLExporter
 
-from asdlab.browser import BrowserError, count_plots, find_chromium, rendered_plots, screenshot
+from asdlab.report.browser import BrowserError, count_plots, find_chromium, rendered_plots, screenshot
 from asdlab.report import render_html
 
 needs_chromium = pytest.mark.skipif(find_chromium() is None,

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import soundfile as sf
 
-from asdlab.data.cache import FeatureCache
+from asdlab.features.cache import FeatureCache
 from asdlab.features import LogMelParams, log_mel
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 from asdlab.nn.ced import SIZES, CED, Block, CEDFrontEnd, count_parameters, load_checkpoint, n_patches
 
 

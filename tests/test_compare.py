@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from scipy.stats import hmean
 
-from asdlab.compare import (OFFICIAL_ROW, best_mask, compare_html, compare_table, leaderboard, method_runs,
+from asdlab.analysis.compare import (OFFICIAL_ROW, best_mask, compare_html, compare_table, leaderboard, method_runs,
                             missing_runs, official_scores_figure, percent_style, run_overview,
                             style_best)
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 from asdlab.methods import SCORE_COLUMNS, list_methods
 from asdlab.metrics import ALL_ROW
 

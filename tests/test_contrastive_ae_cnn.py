@@ -9,8 +9,8 @@ import torch
 
 import asdlab.methods.contrastive_ae_cnn as cac
 from asdlab.data import build_clip_table
-from asdlab.embeddings import load_embeddings
-from asdlab.errors import ConfigError
+from asdlab.artifacts.embeddings import load_embeddings
+from asdlab.core.errors import ConfigError
 from asdlab.features import stack_frames
 from asdlab.methods import REGISTRY, RunContext
 from asdlab.runs import load_run, run_method

@@ -5,12 +5,12 @@ import pytest
 import torch
 
 import asdlab.nn.margins as margins
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError
 from asdlab.analysis import angle_summary_by_domain
-from asdlab.explorer import (AngleExplorer, check_figure1_params,
+from asdlab.viz.explorer import (AngleExplorer, check_figure1_params,
                              explorer_data, explorer_histograms, loss_title, sphere_figure)
-from asdlab.toyhead import fit_head
+from asdlab.analysis.toyhead import fit_head
 
 STEPS = 60
 
@@ -181,7 +181,7 @@ def _tiny_run(folder, seed=0):
 
 
 def test_explorer_data_splits_and_renumbers(tmp_path):
-    from asdlab.embeddings import load_embeddings
+    from asdlab.artifacts.embeddings import load_embeddings
 
     data = explorer_data(load_embeddings(_tiny_run(tmp_path)))
     assert data["train_x"].shape == (120, 16) and data["test_x"].shape == (64, 16)

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
-from asdlab.gmm import (
+from asdlab.backends.gmm import (
     SectionGMMs,
     TemporalMaxGMMs,
     best_component_score,

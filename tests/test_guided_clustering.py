@@ -9,11 +9,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 import asdlab.methods.guided_clustering as gc
-from asdlab import pseudo_labels as pl
+from asdlab.analysis import pseudo_labels as pl
 from asdlab.analysis import factory_ground_truth
 from asdlab.data.classes import class_names
-from asdlab.embeddings import load_embeddings
-from asdlab.errors import ConfigError
+from asdlab.artifacts.embeddings import load_embeddings
+from asdlab.core.errors import ConfigError
 from asdlab.methods import REGISTRY
 from asdlab.metrics import official_score
 from asdlab.runs import load_run, run_method
@@ -65,7 +65,7 @@ def test_clusters_are_numbered_by_size():
 
 @pytest.fixture(scope="module")
 def factory_smoke(tmp_path_factory):
-    from asdlab.synth import generate_dataset
+    from asdlab.data.synth import generate_dataset
 
     return generate_dataset(tmp_path_factory.mktemp("factory") / "smoke", "smoke", machines=MACHINES,
                             progress=False)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 
-from asdlab.errors import DataError
-from asdlab.kmeans_backend import KMeansCosine, score_sections
+from asdlab.core.errors import DataError
+from asdlab.backends.kmeans import KMeansCosine, score_sections
 
 
 def _brute(x, refs):

@@ -5,7 +5,7 @@ import pytest
 
 from asdlab.data import build_clip_table, find_machine_dirs, summarize
 from asdlab.data.layout import BASE_COLUMNS
-from asdlab.errors import DataError
+from asdlab.core.errors import DataError
 
 CLIPS_PER_MACHINE = 3 + 1 + 4 * 2  # make_dcase_tree defaults: train source + target, test
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import hmean
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
-from asdlab.errors import MetricsError
+from asdlab.core.errors import MetricsError
 from asdlab.metrics import (ALL_ROW, format_table, metrics_table, official_score,
                             official_values, read_metrics_table, section_metrics)
 

@@ -1,7 +1,7 @@
 import pytest
 
 from asdlab.data.naming import parse_attributes, parse_filename
-from asdlab.errors import DataError
+from asdlab.core.errors import DataError
 
 
 def test_sectioned_name_with_key_value_attributes():

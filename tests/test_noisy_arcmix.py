@@ -7,7 +7,7 @@ import torch
 
 from asdlab.analysis import angle_table
 from asdlab.data.classes import class_names, encode_classes
-from asdlab.embeddings import load_embeddings
+from asdlab.artifacts.embeddings import load_embeddings
 from asdlab.methods import get_method
 from asdlab.methods.noisy_arcmix import build_model, class_scores
 from asdlab.nn.margins import neg_log_softmax_score
@@ -85,7 +85,7 @@ def test_same_seed_same_scores(noisy_run, tmp_path):
 def test_an_unknown_backend_fails_before_any_training(tmp_path):
     from conftest import make_dcase_tree
 
-    from asdlab.errors import ConfigError
+    from asdlab.core.errors import ConfigError
 
     data = make_dcase_tree(tmp_path / "d", machines={"fan": "noAttribute"}, seconds=0.5)
     with pytest.raises(ConfigError, match="unknown backend 'mahalanobis'.*logsoftmax, cosine"):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from asdlab import notebook as nb
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_ensure_data_default_generates_factory_under_project(tmp_path, monkeypat
     (tmp_path / "pyproject.toml").write_text("")
     monkeypatch.chdir(tmp_path)
     calls = []
-    monkeypatch.setattr("asdlab.synth.generate_dataset",
+    monkeypatch.setattr("asdlab.data.synth.generate_dataset",
                         lambda out, **kw: calls.append((out, kw)) or out)
     assert nb.ensure_data(None, "smoke", seed=3) == tmp_path.resolve() / "data" / "factory-smoke-seed3"
     assert calls[0][1]["preset"] == "smoke" and calls[0][1]["seed"] == 3

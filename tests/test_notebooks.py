@@ -6,7 +6,7 @@ import pytest
 
 from asdlab.methods import list_methods
 from asdlab.report import PLAN, default_notebooks_dir, run_report
-from asdlab.synth import generate_dataset
+from asdlab.data.synth import generate_dataset
 
 MACHINES = ["fan", "gearbox"]  # one machine with public attributes, one whose names hide them
 
@@ -81,7 +81,7 @@ def test_rerun_executes_nothing(report):
 
 
 def test_pages_render_in_a_real_browser(report):
-    from asdlab.browser import find_chromium, rendered_plots
+    from asdlab.report.browser import find_chromium, rendered_plots
 
     if find_chromium() is None:
         pytest.skip("Debian chromium not installed (.ci/run installs it)")

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asdlab import pseudo_labels as pl
-from asdlab.compare import style_best
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import AsdlabError, ConfigError
+from asdlab.analysis import pseudo_labels as pl
+from asdlab.analysis.compare import style_best
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.viz import pseudo_label_maps, silhouette_figure
 
 TABLE = "machine,AUC source,AUC target,pAUC\nfan,0.8,0.6,0.55\ngearbox,0.9,0.5,0.6\nAll (hmean),{a},{b},{c}\n"

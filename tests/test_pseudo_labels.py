@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from asdlab import pseudo_labels as pl
-from asdlab.errors import AsdlabError, ConfigError
+from asdlab.analysis import pseudo_labels as pl
+from asdlab.core.errors import AsdlabError, ConfigError
 
 
 def _blobs(sizes, dim=5, spread=0.05, seed=0):

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from asdlab.cli import main
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 from asdlab.report import PLAN, ReportExistsError, Step, build_plan, render_html, run_report
 
 HEADER = """# ---

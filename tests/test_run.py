@@ -10,7 +10,7 @@ import torch
 from asdlab.cli import main
 from asdlab.methods import get_method, list_methods
 from asdlab.runs import RunExistsError, load_run, run_method
-from asdlab.submission import read_submission
+from asdlab.metrics.submission import read_submission
 
 FAST = {"epochs": 2}
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from asdlab.samplers import DomainBatchSampler
+from asdlab.train.samplers import DomainBatchSampler
 
 IS_TARGET = np.array([False] * 120 + [True] * 6)   # one factory-course machine: 120 source + 6 target
 

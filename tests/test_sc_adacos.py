@@ -6,8 +6,8 @@ import pytest
 
 import asdlab.methods.sc_adacos as sc
 from asdlab.analysis import angle_table
-from asdlab.embeddings import load_embeddings
-from asdlab.errors import ConfigError
+from asdlab.artifacts.embeddings import load_embeddings
+from asdlab.core.errors import ConfigError
 from asdlab.methods import REGISTRY
 from asdlab.runs import load_run, run_method
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 import asdlab.methods.sc_noisy_arcmix as scn
-from asdlab.embeddings import load_embeddings
-from asdlab.errors import ConfigError
+import asdlab.runs.sweeps as sweeps
+from asdlab.artifacts.embeddings import load_embeddings
+from asdlab.core.errors import ConfigError
 from asdlab.methods import get_method
 from asdlab.nn.ced import CED, load_checkpoint
 from asdlab.runs import load_run, run_method
@@ -99,7 +100,7 @@ def test_bad_parameters_fail_before_training(data, tmp_path, override, message):
 
 def test_sweep_writes_one_run_per_cell_and_returns_the_grid(data, tmp_path):
     grid = ((1, 1), (1, 2), (2, 1))
-    table = scn.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid,
+    table = sweeps.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid,
                                   overrides=FAST, cache_dir=tmp_path / "c", progress=False)
     assert table.index.name == "SC" and table.columns.name == "SC(FeatEx)"
     assert table.shape == (2, 2) and np.isnan(table.loc[2, 2])
@@ -107,7 +108,7 @@ def test_sweep_writes_one_run_per_cell_and_returns_the_grid(data, tmp_path):
         folder = tmp_path / "sweep" / f"sc{sc}_fx{fx}"
         cfg = load_run(folder)["config"]["params"]
         assert (cfg["n_sub"], cfg["n_sub_featex"], cfg["featex"]) == (sc, fx, True)
-        assert table.loc[sc, fx] == pytest.approx(scn.mean_auc(load_run(folder)["metrics"]))
+        assert table.loc[sc, fx] == pytest.approx(sweeps.mean_auc(load_run(folder)["metrics"]))
     assert table.attrs["runs"][(1, 2)] == str(tmp_path / "sweep" / "sc1_fx2")
 
 
@@ -116,7 +117,7 @@ def test_sweep_reads_the_cell_of_the_plain_run_from_that_run(data, smoke_run, tm
     plain_cell = (p["n_sub"], p["n_sub_featex"])
     grid = (plain_cell, (1, 1))
     before = (smoke_run / "scores.csv").stat().st_mtime_ns
-    table = scn.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid, overrides=FAST,
+    table = sweeps.sweep_subclusters(data, tmp_path / "sweep", preset="smoke", grid=grid, overrides=FAST,
                                   default_run=smoke_run, cache_dir=tmp_path / "c", progress=False)
     assert table.attrs["runs"][plain_cell] == str(smoke_run)
     assert (smoke_run / "scores.csv").stat().st_mtime_ns == before       # reused, not retrained

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import AsdlabError
-from asdlab.subclusters import (load_subcluster_centers, nearest_subcluster, subcluster_angle_summary,
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import AsdlabError
+from asdlab.analysis.subclusters import (load_subcluster_centers, nearest_subcluster, subcluster_angle_summary,
                                 subcluster_table, subcluster_usage)
 from asdlab.viz import embedding_map, grid_heatmaps, subcluster_angle_scatter
 
@@ -126,8 +126,8 @@ def test_embedding_map_colors_by_subcluster():
 
 
 def test_notebook_parameters_are_checked_by_name():
-    from asdlab.errors import ConfigError
-    from asdlab.subclusters import check_subcluster_methods
+    from asdlab.core.errors import ConfigError
+    from asdlab.analysis.subclusters import check_subcluster_methods
 
     check_subcluster_methods(["sc_adacos"], [[1, 16], (16, 16)])
     with pytest.raises(ConfigError, match="methods=\\['tastgram_ce'\\]"):

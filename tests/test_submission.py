@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from asdlab.errors import SubmissionError
+from asdlab.core.errors import SubmissionError
 from asdlab.metrics import official_score, section_metrics
-from asdlab.submission import (evaluate, ground_truth_from_table, load_ground_truth,
+from asdlab.metrics.submission import (evaluate, ground_truth_from_table, load_ground_truth,
                                read_submission, write_submission)
 
 SECTIONS = [("ToyCar", "00"), ("fan", "00"), ("fan", "01")]

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asdlab.errors import DataError
+from asdlab.core.errors import DataError
 from asdlab.features import log_mel
-from asdlab.synth import MACHINES, PRESETS, generate_dataset
-from asdlab.synth.generate import MARKER, PARTIAL_MARKER
-from asdlab.synth.machines import MODELS
-from asdlab.synth.plan import SEVERITY_RANGE, cell_specs, machine_plan
-from asdlab.synth.presets import CELLS
-from asdlab.synth.render import render
+from asdlab.data.synth import MACHINES, PRESETS, generate_dataset
+from asdlab.data.synth.generate import MARKER, PARTIAL_MARKER
+from asdlab.data.synth.machines import MODELS
+from asdlab.data.synth.plan import SEVERITY_RANGE, cell_specs, machine_plan
+from asdlab.data.synth.presets import CELLS
+from asdlab.data.synth.render import render
 
 SMOKE = PRESETS["smoke"]
 HIDDEN = {"gearbox", "slider", "ToyTrain"}
@@ -256,7 +256,7 @@ def test_anomalies_change_the_sound_of_the_same_clip(machine):
 
 
 def test_preview_shows_normal_and_each_kind(smoke):
-    from asdlab.synth import preview
+    from asdlab.viz.factory_preview import preview
 
     fig, clips = preview(smoke, "gearbox")
     truth = read_rows(smoke / "ground_truth" / "clips" / "gearbox.csv")

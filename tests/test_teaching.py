@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from asdlab import teaching
+from asdlab.viz import teaching
 from asdlab.data import build_clip_table, parse_filename
-from asdlab.errors import AsdlabError, MetricsError
+from asdlab.core.errors import AsdlabError, MetricsError
 from asdlab.metrics import official_score, section_metrics
 
 
@@ -13,7 +13,7 @@ from asdlab.metrics import official_score, section_metrics
 def valve_data(tmp_path_factory):
     """Smoke factory data of the valve only (a few seconds), its clip table and ground truth."""
     from asdlab.analysis import factory_ground_truth
-    from asdlab.synth import generate_dataset
+    from asdlab.data.synth import generate_dataset
 
     root = generate_dataset(tmp_path_factory.mktemp("factory"), "smoke", machines=["valve"], progress=False)
     return root, build_clip_table(root), factory_ground_truth(root)
@@ -227,8 +227,8 @@ def test_history_figure_one_colour_per_machine(tmp_path):
 
 
 def test_pick_machine_prefers_valve_and_names_what_the_data_has():
-    from asdlab.errors import ConfigError
-    from asdlab.teaching import pick_machine
+    from asdlab.core.errors import ConfigError
+    from asdlab.viz.teaching import pick_machine
 
     table = pd.DataFrame({"machine": ["fan", "gearbox", "fan"]})
     assert pick_machine(table, None) == "fan"

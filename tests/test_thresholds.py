@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from asdlab.errors import MetricsError
-from asdlab.thresholds import decide, gamma_threshold, percentile_threshold
+from asdlab.core.errors import MetricsError
+from asdlab.backends.thresholds import decide, gamma_threshold, percentile_threshold
 
 
 def test_gamma_threshold_is_scipys_fit_and_ppf():
@@ -63,7 +63,7 @@ def test_decide_rejects_non_finite_input():
 def test_add_decisions_uses_the_gamma_threshold_of_each_section():
     import pandas as pd
 
-    from asdlab.thresholds import add_decisions
+    from asdlab.backends.thresholds import add_decisions
 
     rng = np.random.default_rng(0)
     train = pd.DataFrame({"machine": ["fan"] * 50 + ["valve"] * 50, "section": "00",

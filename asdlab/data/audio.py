@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from asdlab.errors import AudioError
+from asdlab.core.errors import AudioError
 
 SAMPLE_RATE = 16000
 

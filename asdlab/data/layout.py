@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from asdlab.data.naming import HIDDEN, parse_filename
-from asdlab.errors import DataError
+from asdlab.core.errors import DataError
 
 DATASETS = ("dev_data", "eval_data")
 SPLITS = ("train", "test")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 
-from asdlab.errors import DataError
+from asdlab.core.errors import DataError
 
 HIDDEN = "noAttribute"
 RAW_KEY = "value"  # attrs key for an attribute string that is not key_value pairs

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from asdlab.errors import ConfigError, DataError
+from asdlab.core.errors import ConfigError, DataError
 
 PRESETS = ("smoke", "course", "paper")
 SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
@@ -22,7 +22,7 @@ SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "deci
 
 def score_frame(rows: pd.DataFrame, scores) -> pd.DataFrame:
     """Clip-table ``rows`` with their ``scores`` as a scores frame (every column of
-    :data:`SCORE_COLUMNS` but ``decision``, which :func:`asdlab.thresholds.add_decisions` adds)."""
+    :data:`SCORE_COLUMNS` but ``decision``, which :func:`asdlab.backends.thresholds.add_decisions` adds)."""
     out = rows[SCORE_COLUMNS[:5]].reset_index(drop=True)
     return out.assign(score=scores)
 
@@ -62,12 +62,14 @@ class MethodOutput:
 @dataclasses.dataclass
 class Method:
     """A registered method: ``name``, one-line ``summary``, ``presets`` name -> params dict,
-    and ``run(ctx) -> MethodOutput``."""
+    ``run(ctx) -> MethodOutput`` and ``check(params) -> params``, which validates (and may
+    normalise) a parameter set before any work."""
 
     name: str
     summary: str
     presets: dict[str, dict]
     run: Callable[[RunContext], MethodOutput]
+    check: Callable[[dict], dict] | None = None
 
     def params(self, preset: str, overrides: dict | None = None) -> dict:
         """The preset's parameters with ``overrides`` applied; unknown keys are an error."""
@@ -78,7 +80,7 @@ class Method:
             if key not in params:
                 raise ConfigError(f"method {self.name!r} has no parameter {key!r} (known: {sorted(params)})")
             params[key] = value
-        return params
+        return self.check(params) if self.check else params
 
 
 def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
@@ -88,7 +90,7 @@ def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
     import functools
 
     from asdlab.data.audio import read_many
-    from asdlab.data.cache import FeatureCache
+    from asdlab.features.cache import FeatureCache
     from asdlab.features import LogMelParams
     from asdlab.train import resolve_device
 

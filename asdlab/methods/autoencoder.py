@@ -6,7 +6,7 @@ the same model key), so the second one reuses the model from the cache instead o
 again. See ``shared/METHODS.md`` section 2.
 
 Both also save per-clip embeddings (``embeddings.npy`` / ``embeddings.csv``, see
-:mod:`asdlab.embeddings`) for maps such as UMAP: the mean over a clip's 5-frame vectors of the
+:mod:`asdlab.artifacts.embeddings`) for maps such as UMAP: the mean over a clip's 5-frame vectors of the
 AE's 8-d bottleneck code (after its BatchNorm and ReLU, i.e. exactly what the decoder receives).
 The mean is the clip-level summary every pooled classifier embedding uses too; it describes
 where the clip's normal-looking frames sit in the AE's code space. The AE has no class head,
@@ -25,15 +25,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from asdlab.atomic import atomic_write_text
+from asdlab.core.atomic import atomic_write_text
 from asdlab.backends import SelectiveMahalanobis, mse_score
-from asdlab.data.cache import file_key
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import DataError
+from asdlab.features.cache import file_key
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import DataError
 from asdlab.features import stack_frames
 from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, register, score_frame
 from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.thresholds import add_decisions
+from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,

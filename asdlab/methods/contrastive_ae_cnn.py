@@ -28,7 +28,7 @@ Pipeline (``shared/METHODS.md`` section 8):
    see :mod:`asdlab.nn.contrastive` (default: eq. 4's one direction, CNN anchors, the positive
    kept in the denominator; ``contrastive_symmetric``, ``exclude_positive``).
 4. Batches: ``target_fraction`` (0.2) of each batch from the target domain by
-   :class:`asdlab.samplers.DomainBatchSampler` (stochastic rounding: exactly 20 % in
+   :class:`asdlab.train.samplers.DomainBatchSampler` (stochastic rounding: exactly 20 % in
    expectation, 6 or 7 of 32; None: a plain shuffled pass over the clips), an epoch being as
    many batches as a pass over the training clips. Per item: with ``time_shift`` the clip is
    rolled circularly along time by a random offset, then a random ``segment_frames`` crop is
@@ -59,7 +59,7 @@ Pipeline (``shared/METHODS.md`` section 8):
    segments) (:func:`clip_score`). The paper's S2-S4 ensemble 5 differently configured
    models; here the members differ in seed only.
 7. Decisions: the official gamma-fit threshold per machine/section on the training clips'
-   scores (:func:`asdlab.thresholds.add_decisions`).
+   scores (:func:`asdlab.backends.thresholds.add_decisions`).
 
 Run folder extras: ``embeddings.npy`` / ``embeddings.csv`` (per clip, the CNN's pooled features
 averaged over its segments, of ensemble member 0; with ``scope="machine"`` each machine type's
@@ -111,20 +111,20 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from asdlab.atomic import atomic_write, atomic_write_text
+from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.classes import class_names
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError, DataError
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError, DataError
 from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
                             score_frame)
-from asdlab.methods.sc_adacos import fix_frames
+from asdlab.features.frames import fix_frames
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.nn.contrastive import ContrastiveProjector, info_nce
 from asdlab.nn.efficientnet import EfficientNet
 from asdlab.nn.mixup import mix, sample_lambda
 from asdlab.nn.subcluster import soft_cross_entropy
-from asdlab.samplers import DomainBatchSampler
-from asdlab.thresholds import add_decisions
+from asdlab.train.samplers import DomainBatchSampler
+from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 NAME = "contrastive_ae_cnn"

@@ -5,10 +5,10 @@ Pipeline (``shared/METHODS.md`` section 7), on the log-mels of :mod:`asdlab.meth
 
 1. **DeepCluster pretraining** on every training clip of every machine: ``pretrain_rounds``
    rounds of (a) embed all clips, PCA-whiten to ``pca_dim`` dimensions and L2-normalise
-   (:class:`asdlab.pseudo_labels.WhitenL2`), (b) k-means with ``pretrain_clusters`` clusters,
+   (:class:`asdlab.analysis.pseudo_labels.WhitenL2`), (b) k-means with ``pretrain_clusters`` clusters,
    (c) a fresh linear classifier head, (d) ``pretrain_epochs`` epochs of cross-entropy on the
    assignments, sampling clips uniformly over the clusters
-   (:func:`asdlab.pseudo_labels.uniform_over_clusters`). ``history.csv`` logs per round the NMI
+   (:func:`asdlab.analysis.pseudo_labels.uniform_over_clusters`). ``history.csv`` logs per round the NMI
    between consecutive assignments (``nmi_prev``), with the machine types (``nmi_machine``), and
    the loss.
 2. **Guided fine-tuning** on the training clips of the machines WITH attributes: a fresh linear
@@ -50,7 +50,7 @@ Run folder (besides the usual scores and metrics, which are the pseudo-labelled 
 NMI, homogeneity, completeness, purity of the pseudo labels against the true attributes, and
 ``ari_``/``nmi_`` of the same k-means on the pretrained-only network (``_pretrained``) and on
 time-averaged log-mels (``_features``) for comparison) and ``contingency.csv``
-(:mod:`asdlab.pseudo_labels` reads all of them); ``embeddings.npy`` / ``embeddings.csv`` (the
+(:mod:`asdlab.analysis.pseudo_labels` reads all of them); ``embeddings.npy`` / ``embeddings.csv`` (the
 fine-tuned network, every clip, with a ``pseudo_label`` column: -1 for machines with attributes)
 with ``centers.npy`` / ``classes.csv`` (normalised mean training embedding per class, the
 pseudo classes included); ``history.csv``; ``checkpoints/guided_net.pt`` (reused when a run is
@@ -86,18 +86,20 @@ import pandas as pd
 import torch
 from torch import nn
 
-import asdlab.methods.sc_adacos as sc
-from asdlab import pseudo_labels as pl
-from asdlab.atomic import atomic_write, atomic_write_text
+from asdlab.backends import clustering as pl
+from asdlab.core.atomic import atomic_write, atomic_write_text
+from asdlab.data.groundtruth import factory_ground_truth
 from asdlab.data.classes import HIDDEN, class_names
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError, DataError
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError, DataError
 from asdlab.methods import PRESETS as PRESET_NAMES
-from asdlab.methods import (REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split,
-                            register)
+from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split,
+                            get_method, register)
 from asdlab.nn.mobilefacenet import MobileFaceNet
 from asdlab.nn.pairloss import PAIR_MODES, pair_loss
+from asdlab.features.frames import fix_frames, standardize
 from asdlab.nn.resnet import ModifiedResNet
+from asdlab.train.embed import embed_arrays
 from asdlab.train import TrainConfig, atomic_torch_save, epoch_batches, fit
 
 NAME = "guided_clustering"
@@ -159,7 +161,7 @@ def _check_params(p: dict) -> dict:
 def _scorer_params(p: dict) -> dict:
     """The sc_adacos parameters of step 4, validated before any training."""
     try:
-        return sc.check_params(REGISTRY["sc_adacos"].params(p["scorer_preset"], p["scorer_overrides"]))
+        return get_method("sc_adacos").params(p["scorer_preset"], p["scorer_overrides"])
     except ConfigError as e:
         raise ConfigError(f"scorer_overrides: {e}") from e
 
@@ -244,8 +246,8 @@ class _Data:
         if frames < 7:
             raise DataError(f"the training clips are only {frames} frames long; the encoders need at least 7 "
                             "(set frames=...)")
-        x = np.stack([sc.fix_frames(f, frames) for f in feats])
-        self.mean, self.std, self.x_train, self.x_test = sc.standardize(x[is_train], x[~is_train])
+        x = np.stack([fix_frames(f, frames) for f in feats])
+        self.mean, self.std, self.x_train, self.x_test = standardize(x[is_train], x[~is_train])
         self.train_rows = rows[is_train].reset_index(drop=True)
         self.test_rows = rows[~is_train].reset_index(drop=True)
         self.all_rows = pd.concat([self.train_rows, self.test_rows], ignore_index=True)
@@ -272,7 +274,7 @@ def _pretrain(ctx: RunContext, data: _Data, model: GuidedNet) -> list[dict]:
     machine_codes = pd.factorize(data.train_rows["machine"])[0]
     history, previous = [], None
     for r in range(p["pretrain_rounds"]):
-        feats = pl.WhitenL2(p["pca_dim"]).fit_transform(sc.embed(model, data.x_train, ctx.device))
+        feats = pl.WhitenL2(p["pca_dim"]).fit_transform(embed_arrays(model, data.x_train, ctx.device))
         assign, _ = pl.kmeans(feats, k, ctx.seed + r, p["kmeans_n_init"])
         sizes = np.bincount(assign, minlength=k)
         row = {"stage": "pretrain", "round": r, "nmi_prev": pl.nmi(previous, assign) if previous is not None else np.nan,
@@ -349,7 +351,7 @@ def _network(ctx: RunContext, data: _Data) -> tuple[GuidedNet, np.ndarray | None
         return model, state.get("pretrained"), state["history"], state["notes"]
     shutil.rmtree(ctx.workdir / "train_gc", ignore_errors=True)
     history = _pretrain(ctx, data, model)
-    pretrained = sc.embed(model, data.x_train, ctx.device)
+    pretrained = embed_arrays(model, data.x_train, ctx.device)
     fine, notes = _finetune(ctx, data, model)
     history += fine
     n_head = model.head.out_features if isinstance(model.head, nn.Linear) else 0
@@ -430,7 +432,6 @@ def _pseudo_labels(ctx, data: _Data, emb: np.ndarray):
 
 def _quality(ctx, data: _Data, pseudo: pd.DataFrame, pretrained, ks: dict, notes: list) -> list[str]:
     """cluster_quality.csv and contingency.csv against the factory's ground truth, if any."""
-    from asdlab.analysis import factory_ground_truth  # upper layer; only for the ground truth
 
     if not data.hidden:
         return []
@@ -498,7 +499,7 @@ def _score(ctx: RunContext, name: str, table: pd.DataFrame, params: dict) -> Met
                      cache_dir=ctx.cache_dir, device=ctx.device, progress=ctx.progress,
                      skip_unreadable=ctx.skip_unreadable, data_root=ctx.data_root)
     torch.manual_seed(ctx.seed)
-    out = REGISTRY["sc_adacos"].run(sub)
+    out = get_method("sc_adacos").run(sub)
     out.artifacts = [f"{name}/{a}" for a in out.artifacts]
     return out
 
@@ -548,7 +549,7 @@ def _run(ctx: RunContext) -> MethodOutput:
     scorer = _scorer_params(p)
     data = _Data(ctx)
     model, pretrained, history, notes = _network(ctx, data)
-    emb = sc.embed(model, data.x_all(), ctx.device)
+    emb = embed_arrays(model, data.x_all(), ctx.device)
     pseudo, per_row, ks, sil = _pseudo_labels(ctx, data, emb)
     folder = ctx.workdir
     atomic_write(folder / pl.PSEUDO_FILE, lambda fh: pseudo.to_csv(fh, index=False), text=True)

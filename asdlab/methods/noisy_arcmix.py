@@ -25,15 +25,15 @@ import torch
 
 from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError, DataError
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError, DataError
 from asdlab.features import LogMelParams, log_mel
 from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES, cosine_distance_to_center, neg_log_softmax_score
 from asdlab.nn.mixup import mixup_batch
 from asdlab.nn.mobilefacenet import GramMFN
-from asdlab.thresholds import add_decisions
+from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}

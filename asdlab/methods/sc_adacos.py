@@ -19,7 +19,7 @@ Pipeline (``shared/METHODS.md`` section 4):
    ``"oracle"`` (the ensemble with the higher official score of that machine on the TEST labels,
    which is how the paper chose on its development set: it uses labels a real system does not
    have), or a dict ``{machine: "one" | "two"}``.
-4. Back end ``backend``: ``"gmm"`` (seed 002 eq. 2-4, :mod:`asdlab.gmm`) or ``"cosine"``:
+4. Back end ``backend``: ``"gmm"`` (seed 002 eq. 2-4, :mod:`asdlab.backends.gmm`) or ``"cosine"``:
    ``1 - max cos`` to the sub-cluster centers of the clip's machine/section class, plus (two
    heads) the smallest such distance over the attribute classes of its section. The temporal-max
    term of eq. 4 is added to the source-domain score of the machine types in ``tmax_machines``
@@ -70,16 +70,18 @@ import pandas as pd
 import torch
 from torch import nn
 
-from asdlab.atomic import atomic_write, atomic_write_text
+from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.classes import class_names
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError, DataError
-from asdlab.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError, DataError
+from asdlab.backends.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
 from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
                             score_frame)
 from asdlab.nn.adacos import ANGLE_RULES, SubClusterAdaCos, mixup_reversed
+from asdlab.features.frames import fix_frames, standardize
 from asdlab.nn.resnet import ModifiedResNet
-from asdlab.thresholds import decide, percentile_threshold
+from asdlab.train.embed import embed_arrays
+from asdlab.backends.thresholds import decide, percentile_threshold
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 BACKENDS = ("gmm", "cosine")
@@ -155,24 +157,6 @@ def snapshot_epochs(epochs: int, every: int | None) -> list[int]:
     return sorted({*range(every, epochs + 1, every), epochs})
 
 
-def fix_frames(mel: np.ndarray, frames: int) -> np.ndarray:
-    """``(n_mels, T) -> (n_mels, frames)``: the first ``frames`` frames, tiled when shorter."""
-    t = mel.shape[1]
-    if t < frames:
-        mel = np.tile(mel, (1, -(-frames // t)))
-    return mel[:, :frames]
-
-
-def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per mel bin standardisation with the mean and standard deviation over all frames of all
-    ``train`` clips ``(N, n_mels, T)``; returns ``(mean, std, train, *others)`` with mean and std
-    ``(n_mels,)``."""
-    mean = train.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
-    std = train.std(axis=(0, 2), dtype=np.float64).astype(np.float32) + np.float32(1e-12)
-    scale = lambda x: ((x - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
-    return (mean, std, scale(train), *(scale(o) for o in others))
-
-
 def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame, q: float = 90.0,
                                  column: str = "score") -> None:
     """Decisions in place (seed 002 section 2.6): per (machine, section, domain), threshold = the
@@ -200,15 +184,6 @@ def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFram
 
 def _one_hot(index: np.ndarray, n: int) -> torch.Tensor:
     return torch.nn.functional.one_hot(torch.from_numpy(index), n).float()
-
-
-@torch.no_grad()
-def embed(model: SubClusterAdaCosNet, x: np.ndarray, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
-    """Embeddings ``(N, embedding_dim)`` float32 of standardised log-mels ``(N, n_mels, T)``."""
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size]).to(dev)).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, model.encoder.embedding_dim), np.float32)
 
 
 class _Data:
@@ -314,6 +289,11 @@ def _snapshot_file(ctx: RunContext, tag: str, epochs: int):
 # scoring
 
 
+def embed(model: SubClusterAdaCosNet, x: np.ndarray, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """Embeddings ``(N, embedding_dim)`` of standardised log-mels ``(N, n_mels, T)``."""
+    return embed_arrays(model, x, device, batch_size, model.encoder.embedding_dim)
+
+
 def _normalized(a: np.ndarray) -> np.ndarray:
     return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
 
@@ -383,7 +363,7 @@ def member_scores(terms: dict[str, np.ndarray], domain, backend: str = "gmm",
     and the rows' ``domain``.
 
     GMM back end, ``rule="clip"`` (the paper): eq. 2 (+ eq. 4's ``tmax``) for rows whose domain
-    is not "target", eq. 3 for "target" rows (:func:`asdlab.gmm.combine_terms`).
+    is not "target", eq. 3 for "target" rows (:func:`asdlab.backends.gmm.combine_terms`).
     ``rule="min"``: ``section + min(attribute + tmax, target)`` for every row, whatever its
     domain: the clip is scored by whichever of the source attribute GMMs and the target GMM
     explains it better (not in the paper; for data whose metrics mix the domains, as DCASE
@@ -515,4 +495,4 @@ def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choi
 
 
 register(Method("sc_adacos", "sub-cluster AdaCos (modified ResNet, 1-2 heads, K ensemble) with GMM "
-                "source/target back ends", PRESETS, _run))
+                "source/target back ends", PRESETS, _run, check_params))

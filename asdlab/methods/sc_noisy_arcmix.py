@@ -21,7 +21,7 @@ Training batch, in order:
    batch (``featex_p``), ``(e, e)`` with ``y`` otherwise; the two heads' losses are summed.
 
 Scoring: every clip is embedded at ``eval_seconds`` (None: its own length) and scored by the
-k-means cosine back end per section (:mod:`asdlab.kmeans_backend`: ``n_clusters`` centroids of
+k-means cosine back end per section (:mod:`asdlab.backends.kmeans`: ``n_clusters`` centroids of
 the source training embeddings plus every target training embedding; minimum cosine distance).
 Decisions: the official gamma-fit threshold on the training scores (target training clips
 scored leave-one-out).
@@ -76,12 +76,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from asdlab.atomic import atomic_write_text
+from asdlab.core.atomic import atomic_write_text
 from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
-from asdlab.embeddings import save_embeddings
-from asdlab.errors import ConfigError
-from asdlab.kmeans_backend import score_sections
+from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.core.errors import ConfigError
+from asdlab.backends.kmeans import score_sections
 from asdlab.features import length_batches
 from asdlab.methods import REGISTRY, SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
 from asdlab.nn.asl import asymmetric_focal_loss
@@ -89,7 +89,7 @@ from asdlab.nn.ced import CED, SIZES, count_parameters, load_checkpoint
 from asdlab.nn.mixup import mix, sample_lambda
 from asdlab.nn.subcluster import soft_cross_entropy
 from asdlab.nn.subcluster_margin import MARGIN_MODES, SubClusterMarginHead, featex, manifold_mixup, one_hot
-from asdlab.thresholds import add_decisions
+from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 NAME = "sc_noisy_arcmix"
@@ -316,68 +316,6 @@ def _run(ctx: RunContext) -> MethodOutput:
     return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
                         skipped=skipped + skipped_test,
                         artifacts=artifacts + ["subcluster_centers.npy", "history.csv", "encoder.json"])
-
-
-def mean_auc(metrics: pd.DataFrame) -> float:
-    """Arithmetic mean of AUC(source), AUC(target) and pAUC over the sections of a run's
-    ``metrics`` (our analogue of seed 000 Table 2's "mean of all AUC metrics"; the official
-    evaluator gives no pAUC per domain)."""
-    return float(metrics[["auc_source", "auc_target", "pauc"]].to_numpy().mean())
-
-
-def grid_table(runs: dict, metric: str = "mean_auc") -> pd.DataFrame:
-    """Table 2 form from finished run folders: ``runs`` maps ``(SC, SC_FeatEx)`` to a run
-    folder. ``metric``: "mean_auc" (:func:`mean_auc`) or "official_score" (harmonic mean).
-    Returns a frame indexed by ``SC`` with one column per ``SC(FeatEx)`` (NaN where no run)."""
-    from asdlab.runs import load_run  # runs sit above methods: imported where used
-
-    if metric not in ("mean_auc", "official_score"):
-        raise ConfigError(f"unknown metric {metric!r} (mean_auc, official_score)")
-    rows = []
-    for (sc, scfx), folder in runs.items():
-        run = load_run(folder)
-        if "metrics" not in run:
-            raise ConfigError(f"{folder}: the run has no metrics (test labels unknown)")
-        value = mean_auc(run["metrics"]) if metric == "mean_auc" else run["summary"]["official_score"]
-        rows.append({"SC": sc, "SC(FeatEx)": scfx, metric: value})
-    long = pd.DataFrame(rows)
-    return long.pivot(index="SC", columns="SC(FeatEx)", values=metric).sort_index().sort_index(axis=1)
-
-
-def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, preset: str = "course",
-                      grid=None, seed: int = 0, overrides: dict | None = None,
-                      metric: str = "mean_auc", default_run: str | os.PathLike | None = None,
-                      **run_kwargs) -> pd.DataFrame:
-    """Seed 000 Table 2: train ``sc_noisy_arcmix`` (FeatEx on) for every ``(SC, SC_FeatEx)``
-    cell of ``grid`` into ``out_dir/sc<SC>_fx<SC_FeatEx>`` and return :func:`grid_table`.
-
-    ``grid`` default: the paper's 4 x 4 over :data:`SWEEP_VALUES` for ``preset="paper"``, the
-    reduced :data:`COURSE_GRID` ({1, 16} x {1, 16}, 4 runs) for ``smoke`` and ``course``.
-    ``overrides`` apply to every cell; ``run_kwargs`` go to :func:`asdlab.runs.run_method`
-    (``machines``, ``device``, ``cache_dir``, ``force``, ``progress``...). Finished cells are
-    reused, so an interrupted sweep resumes. ``default_run``: the run folder of the method with
-    ``preset`` and ``overrides`` alone (e.g. ``runs/<preset>/sc_noisy_arcmix``); the cell whose
-    parameters equal those is read from (or trained into) that folder instead of a second copy
-    in ``out_dir``. The returned frame's ``attrs["runs"]`` maps each cell to its folder.
-    """
-    from asdlab.runs import run_method
-
-    if grid is None:
-        grid = tuple((a, b) for a in SWEEP_VALUES for b in SWEEP_VALUES) if preset == "paper" else COURSE_GRID
-    out_dir = Path(out_dir)
-    method = REGISTRY[NAME]
-    plain = method.params(preset, overrides)
-    runs = {}
-    for sc, scfx in grid:
-        cell = {**(overrides or {}), "featex": True, "n_sub": int(sc), "n_sub_featex": int(scfx)}
-        folder = out_dir / f"sc{sc}_fx{scfx}"
-        if default_run is not None and method.params(preset, cell) == plain:
-            folder = Path(default_run)
-        runs[(int(sc), int(scfx))] = run_method(NAME, data, folder, preset=preset, seed=seed, overrides=cell,
-                                                **run_kwargs)
-    table = grid_table(runs, metric)
-    table.attrs["runs"] = {k: str(v) for k, v in runs.items()}
-    return table
 
 
 register(Method(NAME, "CED-style transformer, sub-cluster Noisy-ArcMix + asymmetric focal loss, "

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 import torchaudio
 from torch import nn
 
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 
 SIZES: dict[str, tuple[int, int, int]] = {
     "nano": (64, 2, 2),

@@ -2,7 +2,7 @@
 
 A single self-contained page (no script, no external file): the parameters, one row per
 notebook (link to its HTML and ``.ipynb``, status ok / failed, reused or executed now,
-duration, error) and the comparison table of :func:`asdlab.compare.compare_html`.
+duration, error) and the comparison table of :func:`asdlab.analysis.compare.compare_html`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from asdlab.atomic import atomic_write_text
+from asdlab.core.atomic import atomic_write_text
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -68,7 +68,7 @@ def index_html(report: dict, comparison_html: str = "") -> str:
 def write_index(out: Path, report: dict, methods: list[str]) -> Path:
     """Write ``out/index.html`` for ``report``, comparing the run folders of ``methods`` in
     ``report["parameters"]["runs_dir"]``. Returns its path."""
-    from asdlab.compare import compare_html, compare_table, method_runs
+    from asdlab.analysis.compare import compare_html, compare_table, method_runs
 
     # the missing runs are listed on the page itself: no warning
     table = compare_table(method_runs(report["parameters"]["runs_dir"], methods), warn=False)

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asdlab.errors import ConfigError
+from asdlab.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import nbformat

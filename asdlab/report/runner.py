@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Callable
 
 import asdlab
-from asdlab.atomic import atomic_write_text
-from asdlab.errors import AsdlabError, ConfigError
+from asdlab.core.atomic import atomic_write_text
+from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, read_notebook
 
 REPORT_FILE = "report.json"

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from asdlab.atomic import atomic_write_text
+from asdlab.core.atomic import atomic_write_text
 
 
 def _error_page(name: str, error: str) -> str:

@@ -1,0 +1,168 @@
+"""Clustering helpers of guided clustering (seed 001) and the run-folder files they produce.
+
+Pieces (used by :mod:`asdlab.methods.guided_clustering`, tested on their own):
+
+- :class:`WhitenL2`: PCA whitening followed by L2 normalisation, the feature transform DeepCluster
+  applies before every k-means (``fit`` on ``(N, D)``, ``transform`` -> ``(N, k)`` unit rows);
+- :func:`kmeans` / :func:`choose_n_clusters`: k-means with a fixed seed, and the number of
+  clusters picked by the silhouette coefficient over a range;
+- :func:`uniform_over_clusters`: DeepCluster's sampler, the same number of draws from every
+  non-empty cluster;
+- :func:`cluster_scores`, :func:`quality_tables`: how well pseudo labels recover the factory's
+  hidden attributes (adjusted Rand index, NMI, homogeneity, completeness, purity, the
+  contingency table).
+
+Run-folder files (written by the method; the loaders below read them for a notebook):
+``pseudo_labels.csv`` (file, machine, section, domain, pseudo_label: the training clips of the
+machines without attributes), ``pseudo_k.csv`` (machine, k, silhouette, chosen),
+``cluster_quality.csv`` (one row per machine without attributes), ``contingency.csv`` (long form:
+machine, true_attributes, pseudo_label, count; every combination, zeros included) and
+``pseudo_label_gain.csv`` / ``.json`` (the ASD score with pseudo labels vs machine-only labels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import (adjusted_rand_score, completeness_score, homogeneity_score,
+                             normalized_mutual_info_score, silhouette_score)
+from sklearn.metrics.cluster import contingency_matrix
+from threadpoolctl import threadpool_limits
+
+from asdlab.backends.clustering import (  # noqa: F401  (re-exported)
+    PSEUDO_FILE, PSEUDO_K_FILE, QUALITY_FILE, CONTINGENCY_FILE, GAIN_CSV, GAIN_JSON, TABLE_MACHINE_ONLY, PSEUDO_LABEL_METHODS, PSEUDO_PREFIX, pseudo_attribute, WhitenL2, kmeans, choose_n_clusters, uniform_over_clusters, nmi, cluster_scores, contingency_long, quality_tables)
+from asdlab.core.errors import AsdlabError, ConfigError
+
+
+
+# --------------------------------------------------------------------------------------------
+# feature transform, k-means, sampler
+
+
+# --------------------------------------------------------------------------------------------
+# cluster quality against a ground truth
+
+
+# --------------------------------------------------------------------------------------------
+# loaders for a run folder
+
+
+def _read(run_dir, name: str, what: str) -> pd.DataFrame:
+    f = Path(run_dir) / name
+    if not f.exists():
+        raise AsdlabError(f"{run_dir}: no {name} ({what})")
+    return pd.read_csv(f, dtype={"section": str, "true_attributes": str}, keep_default_na=False,
+                       na_values={"domain": [""]})
+
+
+def load_pseudo_labels(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """``pseudo_labels.csv`` of a guided-clustering run: one row per training clip of a machine
+    without attributes (file, machine, section, domain, pseudo_label)."""
+    return _read(run_dir, PSEUDO_FILE, "not a guided_clustering run")
+
+
+def cluster_quality(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """``cluster_quality.csv``: per machine without attributes, ARI, NMI and friends of its pseudo
+    labels against the factory's hidden attributes (see :func:`quality_tables`)."""
+    return _read(run_dir, QUALITY_FILE, "the run had no ground truth of the hidden attributes: "
+                 "only factory data has one")
+
+
+def contingency(run_dir: str | os.PathLike, machine: str) -> pd.DataFrame:
+    """The contingency table of ``machine``: true attribute strings (rows) x pseudo labels
+    (columns), clip counts."""
+    t = _read(run_dir, CONTINGENCY_FILE, "the run had no ground truth of the hidden attributes")
+    sel = t[t["machine"] == machine]
+    if sel.empty:
+        known = ", ".join(sorted(t["machine"].unique()))
+        raise AsdlabError(f"{run_dir}: no contingency table for {machine!r} (machines: {known})")
+    return sel.pivot(index="true_attributes", columns="pseudo_label", values="count").fillna(0).astype(int)
+
+
+def gain_table(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """``pseudo_label_gain.csv``: per machine (and ``All (official)``) the harmonic mean of its
+    AUCs and pAUC with pseudo labels, with machine-only labels, and the gain; ``hidden`` marks
+    the machines without attributes."""
+    return _read(run_dir, GAIN_CSV, "the run trained no machine-only baseline or had no test labels")
+
+
+def gain_summary(run_dir: str | os.PathLike) -> dict:
+    """``pseudo_label_gain.json`` as a dict."""
+    f = Path(run_dir) / GAIN_JSON
+    if not f.exists():
+        raise AsdlabError(f"{run_dir}: no {GAIN_JSON} (no machine-only baseline or no test labels)")
+    return json.loads(f.read_text())
+
+
+def silhouettes(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """``pseudo_k.csv``: per machine without attributes and candidate k, the silhouette
+    coefficient and whether k was chosen (empty when ``n_pseudo`` was fixed)."""
+    return _read(run_dir, PSEUDO_K_FILE, "not a guided_clustering run")
+
+
+def with_without_table(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """Table 1 of the run with pseudo labels next to the same scorer with machine-only labels,
+    in :func:`asdlab.analysis.compare.compare_table`'s form (columns ``("pseudo labels", metric)`` and
+    ``("machine-only labels", metric)``), for :func:`asdlab.analysis.compare.style_best`."""
+    from asdlab.analysis.compare import side_by_side
+    from asdlab.metrics import read_metrics_table
+
+    run_dir = Path(run_dir)
+    for name in ("table.csv", TABLE_MACHINE_ONLY):
+        if not (run_dir / name).exists():
+            raise AsdlabError(f"{run_dir}: no {name} (no machine-only baseline or no test labels)")
+    scores = gain_summary(run_dir)["official_score"]
+    return side_by_side({"pseudo labels": read_metrics_table(run_dir / "table.csv"),
+                         "machine-only labels": read_metrics_table(run_dir / TABLE_MACHINE_ONLY)},
+                        {"pseudo labels": scores["pseudo"], "machine-only labels": scores["machine_only"]})
+
+
+def machine_points(run_dir: str | os.PathLike, machine: str, split: str | None = "train", seed: int = 0,
+                   ground_truth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A UMAP of one machine's embeddings in a guided-clustering run: the clips of ``split``
+    (None: train and test) of ``machine`` from ``embeddings.npy`` projected on their own
+    (seeded, cosine metric), with the ``embeddings.csv`` metadata (``pseudo_label``: -1 where
+    none), columns ``x``, ``y`` and the ``ground_truth`` columns joined on file and machine."""
+    from asdlab.analysis import umap_coords
+    from asdlab.artifacts.embeddings import load_embeddings
+
+    emb = load_embeddings(run_dir)
+    meta = emb["meta"]
+    keep = (meta["machine"] == machine).to_numpy()
+    if split is not None:
+        keep = keep & (meta["split"] == split).to_numpy()
+    if not keep.any():
+        raise AsdlabError(f"{run_dir}: no {split or ''} embeddings of machine {machine!r}".replace("  ", " "))
+    coords = umap_coords(emb["embeddings"][keep], seed=seed, metric="cosine")
+    out = meta[keep].reset_index(drop=True).assign(x=coords[:, 0], y=coords[:, 1])
+    if ground_truth is not None:
+        out = out.merge(ground_truth, on=["file", "machine"], how="left")
+    return out
+
+
+def check_pseudo_label_method(methods) -> str:
+    """Notebook parameter check: ``methods`` must be a list of one method that writes pseudo
+    labels (:data:`PSEUDO_LABEL_METHODS`); returns it."""
+    if not isinstance(methods, (list, tuple)) or len(methods) != 1 or methods[0] not in PSEUDO_LABEL_METHODS:
+        raise ConfigError(f"methods={methods!r}: this notebook shows one pseudo-label run; choose one of "
+                          f"{list(PSEUDO_LABEL_METHODS)}, e.g. methods={[PSEUDO_LABEL_METHODS[0]]!r}")
+    return methods[0]
+
+
+def pretraining_rounds(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """The DeepCluster rounds of a guided-clustering run's ``history.csv``: per round, the NMI
+    with the previous round's assignment (``nmi_prev``, NaN for the first) and with the machine
+    types (``nmi_machine``), the non-empty clusters, the largest cluster's size and the loss."""
+    h = _read(run_dir, "history.csv", "not a guided_clustering run")
+    cols = ["round", "nmi_prev", "nmi_machine", "n_nonempty", "largest_cluster", "train_loss"]
+    rounds = h[h["stage"] == "pretrain"]
+    missing = [c for c in cols if c not in rounds.columns]
+    if missing:
+        raise AsdlabError(f"{run_dir}: history.csv lacks {', '.join(missing)}")
+    out = rounds[cols].apply(pd.to_numeric, errors="coerce").astype({"round": int})
+    return out.groupby("round").last().reset_index()

@@ -1,0 +1,57 @@
+"""What every machine sound model declares and provides.
+
+A model is a stateless object describing one machine type of the factory:
+
+- ``attributes[domain][key]``: the attribute values used in each domain (strings, as they
+  appear in file names). The grid of all combinations is cycled through in each cell, so
+  the domain shift is the difference between the source and target grids;
+- ``hidden``: whether file names say ``noAttribute`` (gearbox, slider, ToyTrain in 2024);
+- ``anomaly_kinds``: the fault kinds this machine can suffer;
+- ``environment[domain]``: the name of the factory background (see :mod:`asdlab.data.synth.noise`)
+  and ``snr_db[domain]`` the (low, high) range of machine-to-background level in dB;
+- ``sound(...)``: the machine's own sound, before background noise.
+
+``sound`` must draw every random number of the normal machine from ``rng`` in an order that
+does not depend on the anomaly, and everything about the fault from ``fault_rng``: a clip and
+its faulty twin (same seed) then share the same normal sound exactly.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Anomaly:
+    """A fault: its ``kind`` (one of the model's ``anomaly_kinds``) and ``severity`` in (0, 1],
+    1 being the strongest fault the model renders."""
+
+    kind: str
+    severity: float
+
+
+class MachineModel(abc.ABC):
+    """Base class of the machine sound models (see the module docstring)."""
+
+    name: ClassVar[str]
+    hidden: ClassVar[bool] = False
+    attributes: ClassVar[dict[str, dict[str, tuple[str, ...]]]]
+    anomaly_kinds: ClassVar[tuple[str, ...]]
+    environment: ClassVar[dict[str, str]]
+    snr_db: ClassVar[dict[str, tuple[float, float]]]
+
+    @abc.abstractmethod
+    def sound(self, attrs: dict[str, str], anomaly: Anomaly | None, rng: np.random.Generator,
+              fault_rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
+        """The machine's sound: ``n`` float64 samples at ``sr`` Hz, about unit RMS for a normal
+        clip at its reference operating point (attributes may make it louder or quieter)."""
+
+    @staticmethod
+    def severity(anomaly: Anomaly | None, kind: str) -> float:
+        """``anomaly.severity`` if the anomaly is of ``kind``, else 0: lets a model write one
+        code path in which each fault's strength is 0 for a normal clip."""
+        return anomaly.severity if anomaly is not None and anomaly.kind == kind else 0.0

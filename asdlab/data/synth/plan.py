@@ -1,0 +1,131 @@
+"""The plan of a dataset: one :class:`ClipSpec` per file, computed without rendering audio.
+
+Every random choice is seeded from the dataset seed and the clip's identity, never from the
+order in which clips are made, so any subset of clips can be rendered by any process:
+
+- per cell (machine, split, domain, label): a generator seeded with
+  ``[seed, crc32(machine), split, domain, label, 0]`` deals the attribute combinations of the
+  domain (each used equally often); in anomaly cells it deals the fault kinds (equally often),
+  then to each kind's clips the attribute combinations (equally often, so that no kind is tied
+  to one operating condition) and severities spread evenly over ``SEVERITY_RANGE`` (one per
+  equal-width stratum);
+- per clip: ``SeedSequence([seed, crc32(machine), split, domain, label, index])`` spawns four
+  independent streams: design (SNR and gain), machine sound, background noise, fault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import zlib
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from asdlab.data.synth.machines import MODELS
+from asdlab.data.synth.presets import CELLS, Preset
+
+SECTION = "00"
+#: severities are spread evenly over this range in every anomaly cell
+SEVERITY_RANGE = (0.1, 1.0)
+GAIN_SD_DB = 1.0
+_CODES = {"train": 0, "test": 1, "source": 0, "target": 1, "normal": 0, "anomaly": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipSpec:
+    """Everything that defines one clip. ``anomaly`` is ``""`` and ``severity`` 0 for normal
+    clips; ``snr_db`` is the machine's nominal level over the background's stationary level;
+    ``gain_db`` the clip's level offset; ``seconds`` its length."""
+
+    machine: str
+    split: str
+    domain: str
+    label: str
+    index: int
+    attributes: tuple[tuple[str, str], ...]
+    hidden: bool
+    anomaly: str
+    severity: float
+    environment: str
+    snr_db: float
+    gain_db: float
+    seconds: float
+    seed: int
+
+    @property
+    def attribute_string(self) -> str:
+        """True attributes as in file names: ``key_value`` pairs joined by ``_``."""
+        return "_".join(f"{k}_{v}" for k, v in self.attributes)
+
+    def _name(self, attribute_string: str) -> str:
+        return (f"section_{SECTION}_{self.domain}_{self.split}_{self.label}_{self.index:04d}_"
+                f"{attribute_string}.wav")
+
+    @property
+    def file_name(self) -> str:
+        """The published file name (``noAttribute`` for machines with hidden attributes)."""
+        return self._name("noAttribute" if self.hidden else self.attribute_string)
+
+    @property
+    def true_file_name(self) -> str:
+        """The file name with the true attributes, as in the official correspondence files."""
+        return self._name(self.attribute_string)
+
+    @property
+    def rel_path(self) -> PurePosixPath:
+        """Path of the WAV file relative to the dataset root."""
+        return PurePosixPath("dev_data", "raw", self.machine, self.split, self.file_name)
+
+    def streams(self) -> list[np.random.Generator]:
+        """The clip's four independent generators: design, machine, noise, fault."""
+        ss = np.random.SeedSequence(_entropy(self.seed, self.machine, self.split, self.domain,
+                                             self.label, self.index))
+        return [np.random.default_rng(child) for child in ss.spawn(4)]
+
+
+def _entropy(seed: int, machine: str, split: str, domain: str, label: str, index: int) -> list[int]:
+    return [seed, zlib.crc32(machine.encode()), _CODES[split], _CODES[domain], _CODES[label], index]
+
+
+def _dealt(options: list, count: int, rng: np.random.Generator) -> list:
+    """``count`` items from ``options``, each used equally often (within one), in random order."""
+    rounds = -(-count // len(options))
+    picks = np.concatenate([rng.permutation(len(options)) for _ in range(rounds)])[:count]
+    return [options[i] for i in rng.permutation(picks)]
+
+
+def cell_specs(machine: str, split: str, domain: str, label: str, count: int, seconds: float,
+               seed: int) -> list[ClipSpec]:
+    """The specs of one cell, indices 1..count."""
+    model = MODELS[machine]
+    rng = np.random.default_rng(_entropy(seed, machine, split, domain, label, 0))
+    grid = model.attributes[domain]
+    combos = [tuple(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if label == "anomaly":
+        kinds = _dealt(list(model.anomaly_kinds), count, rng)
+        attributes, severities = [None] * count, np.zeros(count)
+        lo, hi = SEVERITY_RANGE
+        for kind in model.anomaly_kinds:
+            mine = [i for i, k in enumerate(kinds) if k == kind]
+            for i, combo in zip(mine, _dealt(combos, len(mine), rng)):
+                attributes[i] = combo
+            strata = rng.permutation(len(mine)) + rng.uniform(size=len(mine))
+            severities[mine] = lo + (hi - lo) * strata / len(mine)
+    else:
+        attributes, kinds, severities = _dealt(combos, count, rng), [""] * count, np.zeros(count)
+    specs = []
+    for i in range(count):
+        spec = ClipSpec(machine, split, domain, label, i + 1, attributes[i], model.hidden, kinds[i],
+                        round(float(severities[i]), 3), model.environment[domain], 0.0, 0.0, seconds, seed)
+        design = spec.streams()[0]
+        snr = design.uniform(*model.snr_db[domain])
+        gain = float(np.clip(design.normal(0.0, GAIN_SD_DB), -2.5 * GAIN_SD_DB, 2.5 * GAIN_SD_DB))
+        specs.append(dataclasses.replace(spec, snr_db=round(snr, 2), gain_db=round(gain, 2)))
+    return specs
+
+
+def machine_plan(machine: str, preset: Preset, seed: int) -> list[ClipSpec]:
+    """All clip specs of one machine type, cell by cell in file-name order."""
+    return [spec for cell in CELLS
+            for spec in cell_specs(machine, *cell, preset.count(*cell), preset.seconds, seed)]

@@ -1,0 +1,159 @@
+"""Run folders: train and score one method on one dataset, write everything it produced.
+
+A run folder ``OUT`` holds ``config.json`` (every parameter, the seed, the data, versions),
+``checkpoints/``, ``scores.csv`` and ``train_scores.csv`` (file, machine, section, domain,
+label, score, decision), ``submission/`` (the official headerless CSVs), and, when the test
+labels are known, ``metrics.csv`` (one row per machine and section, every official metric),
+``table.csv`` (the seeds' Table 1 form with ``All (hmean)``) and ``summary.json`` (official
+score).
+
+Safety: the run is built in ``OUT.partial`` and renamed to ``OUT`` only when complete, so
+``OUT`` never holds half a run. An interrupted run resumes from ``OUT.partial`` (training
+checkpoints included) when the configuration is the same. An existing ``OUT`` with the same
+configuration is reused as it is; one with a different configuration is an error unless
+``force``, which replaces it only after the new run has completed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+import asdlab
+from asdlab.core.atomic import atomic_write_text
+from asdlab.data import build_clip_table
+from asdlab.features.cache import default_cache_dir, file_key
+from asdlab.core.errors import AsdlabError
+from asdlab.methods import MethodOutput, RunContext, get_method
+from asdlab.metrics import metrics_table, official_score, read_metrics_table, section_metrics
+from asdlab.metrics.submission import write_submission
+
+# Keys that identify what a run computed; the rest of config.json is provenance.
+_IDENTITY = ("method", "preset", "params", "seed", "data", "data_fingerprint", "machines")
+
+
+class RunExistsError(AsdlabError):
+    """The output folder holds a run with a different configuration."""
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def data_fingerprint(paths) -> str:
+    """Hash of the identity (path, size, mtime) of every clip: changes when the data do."""
+    h = hashlib.sha1()
+    for p in sorted(map(str, paths)):
+        h.update(file_key(p).encode())
+    return h.hexdigest()[:16]
+
+
+def _identity(config: dict) -> dict:
+    return {k: config.get(k) for k in _IDENTITY}
+
+
+def _read_config(folder: Path) -> dict | None:
+    f = folder / "config.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
+def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
+               seed: int = 0, overrides: dict | None = None, machines: list[str] | None = None,
+               device: str = "auto", cache_dir: str | os.PathLike | None = None,
+               force: bool = False, progress: bool = True, skip_unreadable: bool = False) -> Path:
+    """Train and score ``method`` on the dataset at ``data`` into the run folder ``out``.
+
+    ``preset``: smoke / course / paper; ``overrides``: parameter values replacing the preset's;
+    ``machines``: restrict to these machine types. Returns the run folder.
+    """
+    m = get_method(method)
+    out = Path(out)
+    table = build_clip_table(data, machines=machines)
+    config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
+              "seed": seed, "data": str(Path(data).resolve()),
+              "data_fingerprint": data_fingerprint(table["path"]),
+              "machines": sorted(machines) if machines else None,
+              "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
+              "python": platform.python_version(), "device": device}
+    if out.exists():
+        old = _read_config(out)
+        if old is not None and _identity(old) == _identity(config) and not force:
+            return out
+        if not force:
+            what = "a different configuration" if old is not None else "no asdlab run"
+            raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "
+                                 f"it or choose another output folder")
+    partial = out.with_name(out.name + ".partial")
+    old_partial = _read_config(partial) if partial.exists() else None
+    if partial.exists() and (old_partial is None or _identity(old_partial) != _identity(config)):
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    write_json(partial / "config.json", config)
+
+    ctx = RunContext(table=table, params=config["params"], seed=seed, workdir=partial,
+                     cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+                     device=device, progress=progress, skip_unreadable=skip_unreadable,
+                     data_root=Path(data))
+    torch.manual_seed(seed)
+    result = m.run(ctx)
+    write_outputs(partial, result)
+    _promote(partial, out)
+    return out
+
+
+def write_outputs(folder: Path, result: MethodOutput) -> None:
+    """Scores, submission files and (when labels are known) metrics of ``result`` into ``folder``."""
+    result.scores.to_csv(folder / "scores.csv", index=False)
+    result.train_scores.to_csv(folder / "train_scores.csv", index=False)
+    write_submission(result.scores, folder / "submission")
+    if result.skipped:
+        pd.DataFrame(result.skipped, columns=["path", "reason"]).to_csv(folder / "skipped.csv", index=False)
+    if result.scores["label"].isna().any():
+        warnings.warn(f"{folder.name}: some test labels are unknown (evaluation data): "
+                      "submission written, metrics not computed")
+        return
+    sections = section_metrics(result.scores)
+    sections.to_csv(folder / "metrics.csv", index=False)
+    metrics_table(sections).to_csv(folder / "table.csv")
+    write_json(folder / "summary.json", {"official_score": official_score(sections),
+                                         "n_test_clips": len(result.scores),
+                                         "n_skipped": len(result.skipped)})
+
+
+def _promote(partial: Path, out: Path) -> None:
+    """Rename the finished ``partial`` folder to ``out``, replacing an older run only now."""
+    if out.exists():
+        trash = out.with_name(out.name + ".old")
+        shutil.rmtree(trash, ignore_errors=True)
+        out.rename(trash)
+        partial.rename(out)
+        shutil.rmtree(trash)
+    else:
+        partial.rename(out)
+
+
+def load_run(folder: str | os.PathLike) -> dict:
+    """A finished run folder as a dict: ``config``, ``scores``, ``train_scores`` and, when
+    present, ``metrics`` (per section), ``table`` (Table 1 form) and ``summary``."""
+    folder = Path(folder)
+    config = _read_config(folder)
+    if config is None:
+        raise AsdlabError(f"{folder}: not an asdlab run folder (no config.json)")
+    dtypes = {"section": str}
+    run = {"config": config,
+           "scores": pd.read_csv(folder / "scores.csv", dtype=dtypes),
+           "train_scores": pd.read_csv(folder / "train_scores.csv", dtype=dtypes)}
+    if (folder / "metrics.csv").exists():
+        run["metrics"] = pd.read_csv(folder / "metrics.csv", dtype=dtypes)
+        run["table"] = read_metrics_table(folder / "table.csv")
+        run["summary"] = json.loads((folder / "summary.json").read_text())
+    return run

@@ -1,0 +1,85 @@
+"""Look at and listen to a factory machine: a normal clip and one clip of each anomaly kind.
+
+Notebook use::
+
+    fig, clips = asdlab.viz.factory_preview.preview("data/factory", "gearbox")
+    fig.show()
+    for clip in clips:
+        display(clip)
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import soundfile as sf
+from IPython.display import Audio
+from plotly.subplots import make_subplots
+
+from asdlab.core.errors import DataError
+from asdlab.features import LogMelParams, log_mel
+from asdlab.data.synth.groundtruth import truth_paths
+
+
+def _pick_clips(rows: list[dict], domain: str) -> list[dict]:
+    """The first normal test clip of ``domain`` and, per anomaly kind (in order of first
+    appearance), its most severe test clip of ``domain`` under the same attributes as that
+    normal clip if there is one, else under any."""
+    rows = sorted((r for r in rows if r["split"] == "test" and r["domain"] == domain),
+                  key=lambda r: r["file_name"])
+    picks = [r for r in rows if r["label"] == "normal"][:1]
+    if not picks:
+        return []
+    same = picks[0]["attributes"]
+    for kind in dict.fromkeys(r["anomaly"] for r in rows if r["label"] == "anomaly"):
+        picks.append(max((r for r in rows if r["anomaly"] == kind),
+                         key=lambda r: (r["attributes"] == same, float(r["severity"]))))
+    return picks
+
+
+def preview(data_dir, machine: str, domain: str = "source", params: LogMelParams = LogMelParams()):
+    """Log-mel spectrograms and playable audio of one factory machine type.
+
+    ``data_dir``: a factory dataset root (with ``ground_truth/``); ``machine``: e.g.
+    ``"gearbox"``; ``domain``: which domain's test clips to show. Returns ``(figure, clips)``:
+    a plotly figure with one log-mel (dB, ``params``) panel per clip - the first normal test
+    clip, then the most severe test clip of each anomaly kind, preferring clips with the normal
+    clip's attributes - and a list of
+    ``IPython.display.Audio`` in the same order, scaled by one common factor so that their
+    relative loudness is kept.
+    """
+    root = Path(data_dir)
+    truth = truth_paths(root, machine)["clips"]
+    if not truth.is_file():
+        raise DataError(f"{truth}: no factory ground truth for machine type {machine!r} "
+                        f"(preview needs a dataset written by asdlab synth)")
+    with open(truth, newline="", encoding="utf-8") as fh:
+        picks = _pick_clips(list(csv.DictReader(fh)), domain)
+    if not picks:
+        raise DataError(f"{truth}: no {domain}-domain test clips listed")
+    waves, mels = [], []
+    for row in picks:
+        path = root / "dev_data" / "raw" / machine / "test" / row["file_name"]
+        wave, sr = sf.read(path, dtype="float32")
+        waves.append(wave)
+        mels.append(log_mel(wave, params).numpy())
+    titles = [("normal" if r["label"] == "normal"
+               else f"{r['anomaly']} (severity {float(r['severity']):.2f})") + f": {r['file_name']}"
+              for r in picks]
+    fig = make_subplots(rows=len(picks), cols=1, shared_xaxes=True, subplot_titles=titles,
+                        vertical_spacing=0.25 / len(picks))
+    zmax = max(float(m.max()) for m in mels)
+    for i, mel in enumerate(mels, start=1):
+        seconds = np.arange(mel.shape[1]) * params.hop / params.sr
+        fig.add_trace(go.Heatmap(z=mel, x=seconds, coloraxis="coloraxis"), row=i, col=1)
+        fig.update_yaxes(title_text="mel band", row=i, col=1)
+    fig.update_xaxes(title_text="time (s)", row=len(picks), col=1)
+    fig.update_layout(title=f"{machine}: {domain}-domain test clips, log-mel (dB)",
+                      coloraxis={"colorscale": "Viridis", "cmin": zmax - 80.0, "cmax": zmax},
+                      height=220 * len(picks) + 80, margin={"t": 80})
+    peak = max(float(np.abs(w).max()) for w in waves) or 1.0
+    clips = [Audio(w / peak, rate=sr, normalize=False) for w in waves]
+    return fig, clips
