@@ -9,7 +9,7 @@ from asdlab.analysis import angle_table
 from asdlab.data.classes import class_names, encode_classes
 from asdlab.artifacts.embeddings import load_embeddings
 from asdlab.methods import get_method
-from asdlab.methods.noisy_arcmix import build_model, class_scores
+from asdlab.methods.gram_mfn import build_model, class_scores
 from asdlab.nn.margins import neg_log_softmax_score
 from asdlab.runs import load_run, run_method
 

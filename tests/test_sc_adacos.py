@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import asdlab.methods.sc_adacos as sc
+from asdlab.backends.thresholds import add_section_domain_decisions
 from asdlab.analysis import angle_table
 from asdlab.artifacts.embeddings import load_embeddings
 from asdlab.core.errors import ConfigError
@@ -19,7 +20,7 @@ def test_thresholds_are_the_90th_percentile_per_section_and_domain():
     test = pd.DataFrame({"machine": ["fan"] * 5 + ["valve"] * 3, "section": "00",
                          "domain": ["source", "source", "target", "target", None, "source", "source", "target"],
                          "decision_score": [9.0, 9.2, 279, 281, 9.2, 6.7, 6.9, 51]})
-    sc.add_section_domain_decisions(train, test, q=90, column="decision_score")
+    add_section_domain_decisions(train, test, q=90, column="decision_score")
     # fan source: 90th percentile of 1..10 = 9.1; fan target: of 100, 200, 300 = 280;
     # valve source: of 5, 6, 7 = 6.8; valve target (one clip): 50; unknown domain -> source threshold
     assert test["decision"].tolist() == [0, 1, 0, 1, 1, 0, 1, 1]

@@ -8,6 +8,11 @@ A threshold is fitted on the scores of normal TRAINING clips; a test clip is dec
 - :func:`percentile_threshold`: the empirical percentile (Wilkinghoff's systems: the 90th
   percentile of the training scores of the same section and domain).
 
+Decision rules on whole score frames (columns machine, section, domain, score), by name in
+:data:`DECISION_RULES`: ``"gamma"`` (:func:`add_decisions`, the official baseline, per machine
+and section) and ``"section_domain_percentile"`` (:func:`add_section_domain_decisions`, seed 002
+section 2.6, per machine, section and domain).
+
 Bad input raises :class:`~asdlab.core.errors.MetricsError`, since decisions feed the metrics.
 """
 
@@ -84,3 +89,29 @@ def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
         for frame in (train_scores, scores):
             sel = (frame["machine"] == machine) & (frame["section"] == section)
             frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)
+
+
+def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame, q: float = 90.0,
+                                 column: str = "score") -> None:
+    """Decisions in place (seed 002 section 2.6): per (machine, section, domain), threshold = the
+    ``q``-th percentile of ``column`` over the training rows of that group; decision = the
+    test (and training) row's ``column`` above it. Test rows of unknown domain use the source
+    threshold; a group without training rows uses all training rows of its section."""
+    for frame in (train_scores, scores):
+        frame["decision"] = 0
+    for (machine, section), tr in train_scores.groupby(["machine", "section"]):
+        for domain in ("source", "target"):
+            sub = tr[tr["domain"] == domain]
+            thr = percentile_threshold((sub if len(sub) else tr)[column].to_numpy(), q)
+            for frame in (train_scores, scores):
+                dom = frame["domain"]
+                match = dom == domain
+                if domain == "source":
+                    match = match | dom.isna() | ~dom.isin(["source", "target"])
+                sel = (frame["machine"] == machine) & (frame["section"] == section) & match
+                frame.loc[sel, "decision"] = decide(frame.loc[sel, column].to_numpy(), thr)
+
+
+
+DECISION_RULES = {"gamma": add_decisions, "section_domain_percentile": add_section_domain_decisions}
+"""Decision rule name -> ``rule(train_scores, scores, **kwargs)`` that sets ``decision`` in place."""

@@ -81,7 +81,7 @@ from asdlab.nn.adacos import ANGLE_RULES, SubClusterAdaCos, mixup_reversed
 from asdlab.features.frames import fix_frames, standardize
 from asdlab.nn.resnet import ModifiedResNet
 from asdlab.train.embed import embed_arrays
-from asdlab.backends.thresholds import decide, percentile_threshold
+from asdlab.backends.thresholds import add_section_domain_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 BACKENDS = ("gmm", "cosine")
@@ -155,27 +155,6 @@ def snapshot_epochs(epochs: int, every: int | None) -> list[int]:
     last one (``every`` 0/None: the last only). ``(400, 100) -> [100, 200, 300, 400]``."""
     every = every or epochs
     return sorted({*range(every, epochs + 1, every), epochs})
-
-
-def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame, q: float = 90.0,
-                                 column: str = "score") -> None:
-    """Decisions in place (seed 002 section 2.6): per (machine, section, domain), threshold = the
-    ``q``-th percentile of ``column`` over the training rows of that group; decision = the
-    test (and training) row's ``column`` above it. Test rows of unknown domain use the source
-    threshold; a group without training rows uses all training rows of its section."""
-    for frame in (train_scores, scores):
-        frame["decision"] = 0
-    for (machine, section), tr in train_scores.groupby(["machine", "section"]):
-        for domain in ("source", "target"):
-            sub = tr[tr["domain"] == domain]
-            thr = percentile_threshold((sub if len(sub) else tr)[column].to_numpy(), q)
-            for frame in (train_scores, scores):
-                dom = frame["domain"]
-                match = dom == domain
-                if domain == "source":
-                    match = match | dom.isna() | ~dom.isin(["source", "target"])
-                sel = (frame["machine"] == machine) & (frame["section"] == section) & match
-                frame.loc[sel, "decision"] = decide(frame.loc[sel, column].to_numpy(), thr)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import torch
 
 import asdlab
 from asdlab.core.atomic import atomic_write_text
+from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.data import build_clip_table
 from asdlab.features.cache import default_cache_dir, file_key
 from asdlab.core.errors import AsdlabError
@@ -111,7 +112,11 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
 
 
 def write_outputs(folder: Path, result: MethodOutput) -> None:
-    """Scores, submission files and (when labels are known) metrics of ``result`` into ``folder``."""
+    """Embeddings, scores, submission files and (when labels are known) metrics of ``result``
+    into ``folder``."""
+    if result.embeddings is not None:
+        e = result.embeddings
+        save_embeddings(folder, e.meta, e.vectors, centers=e.centers, classes=e.classes)
     result.scores.to_csv(folder / "scores.csv", index=False)
     result.train_scores.to_csv(folder / "train_scores.csv", index=False)
     write_submission(result.scores, folder / "submission")

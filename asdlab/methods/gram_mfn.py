@@ -25,15 +25,13 @@ import torch
 
 from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
-from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.core.errors import ConfigError, DataError
 from asdlab.features import LogMelParams, log_mel
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, register, score_frame
+from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES, cosine_distance_to_center, neg_log_softmax_score
 from asdlab.nn.mixup import mixup_batch
 from asdlab.nn.mobilefacenet import GramMFN
-from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}
@@ -169,17 +167,11 @@ def _run(ctx: RunContext) -> MethodOutput:
     s_train = class_scores(model, emb_train, y_train, p, [np.array([], np.int64)] * len(y_train))
     s_test = class_scores(model, emb_test, y_test, p, cand)
 
-    meta = pd.concat([train_rows.assign(**{"class": [classes[i] for i in y_train]}, class_index=y_train),
-                      test_rows.assign(**{"class": [classes[i] if i >= 0 else "" for i in y_test]},
-                                       class_index=y_test)], ignore_index=True)
-    cols = ["file", "machine", "section", "domain", "label", "split", "attributes", "class", "class_index"]
-    artifacts = save_embeddings(ctx.workdir, meta[cols], np.concatenate([emb_train, emb_test]),
-                                centers=model.head.centers().detach().numpy(), classes=classes)
-    train_scores = score_frame(train_rows, s_train)
-    scores = score_frame(test_rows, s_test)
-    add_decisions(train_scores, scores)
-    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
-                        skipped=skipped + skipped_test, artifacts=artifacts + ["history.csv"])
+    meta = pd.concat([clip_meta(train_rows, classes, y_train), clip_meta(test_rows, classes, y_test)],
+                     ignore_index=True)
+    emb = Embeddings(meta, np.concatenate([emb_train, emb_test]), model.head.centers().detach().numpy(), classes)
+    return finish(train_rows, test_rows, s_train, s_test, embeddings=emb, skipped=skipped + skipped_test,
+                  artifacts=["history.csv"])
 
 
 _SUMMARIES = {

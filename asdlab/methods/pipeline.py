@@ -1,0 +1,133 @@
+"""The stages every recipe shares: the run context, clip loading, and the tail that turns
+per-clip scores and embeddings into a :class:`MethodOutput` (score frames, decisions).
+
+A neural recipe is: load clips (:func:`log_mels` / waveforms) -> train an encoder -> embed whole
+clips -> a back end scores embeddings -> :func:`finish`. The run folder itself (scores,
+submission, metrics, ``embeddings.npy`` / ``embeddings.csv``) is written by :mod:`asdlab.runs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from asdlab.artifacts.embeddings import EMBEDDING_COLUMNS
+from asdlab.backends.thresholds import DECISION_RULES
+from asdlab.core.errors import DataError
+
+SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
+"""The columns of :attr:`MethodOutput.scores` and ``train_scores``, in order."""
+
+
+def score_frame(rows: pd.DataFrame, scores) -> pd.DataFrame:
+    """Clip-table ``rows`` with their ``scores`` as a scores frame (every column of
+    :data:`SCORE_COLUMNS` but ``decision``, which a decision rule adds)."""
+    out = rows[SCORE_COLUMNS[:5]].reset_index(drop=True)
+    return out.assign(score=scores)
+
+
+@dataclasses.dataclass
+class RunContext:
+    """What a method needs: the clip ``table`` (train and test rows), resolved ``params``,
+    ``seed``, ``workdir`` (the run folder being written: checkpoints go here), ``cache_dir``,
+    ``device`` ("auto", "cpu", "cuda"), ``progress`` bars on/off, ``skip_unreadable``, and
+    ``data_root``: the dataset folder the table was read from (None when built in memory), where
+    methods that measure against the factory's ground truth find it."""
+
+    table: pd.DataFrame
+    params: dict
+    seed: int
+    workdir: Path
+    cache_dir: Path
+    device: str = "auto"
+    progress: bool = True
+    skip_unreadable: bool = False
+    data_root: Path | None = None
+
+
+@dataclasses.dataclass
+class Embeddings:
+    """Whole-clip embeddings of every train and test clip, for the run folder: ``vectors``
+    ``(N, D)``, row-aligned ``meta`` (the columns of
+    :data:`~asdlab.artifacts.embeddings.EMBEDDING_COLUMNS`, then any extra ones), and for methods
+    with a class head ``centers`` ``(C, D)`` with their ``classes`` names."""
+
+    meta: pd.DataFrame
+    vectors: np.ndarray
+    centers: np.ndarray | None = None
+    classes: list[str] | None = None
+
+
+@dataclasses.dataclass
+class MethodOutput:
+    """``scores``: one row per scored test clip with columns file, machine, section, domain,
+    label, score (higher = more anomalous), decision (0/1); ``train_scores``: the same for
+    training clips (used for thresholds); ``skipped``: ``(path, reason)`` of unreadable clips;
+    ``artifacts``: names of extra files the method wrote into the run folder; ``embeddings``:
+    what :mod:`asdlab.runs` saves as ``embeddings.npy`` / ``.csv`` (and centers)."""
+
+    scores: pd.DataFrame
+    train_scores: pd.DataFrame
+    skipped: list = dataclasses.field(default_factory=list)
+    artifacts: list = dataclasses.field(default_factory=list)
+    embeddings: Embeddings | None = None
+
+
+def clip_meta(rows: pd.DataFrame, classes: list[str] | None = None, class_index=None, **extra) -> pd.DataFrame:
+    """The embeddings metadata of clip-table ``rows``: file ... attributes, ``class`` (the name
+    of ``class_index`` in ``classes``, "" where the index is -1 or there are no classes) and
+    ``class_index`` (-1 where unknown), then the ``extra`` columns."""
+    index = np.full(len(rows), -1) if class_index is None else np.asarray(class_index)
+    names = [classes[i] if classes is not None and i >= 0 else "" for i in index]
+    out = rows.reset_index(drop=True).assign(**{"class": names}, class_index=index)
+    return out[EMBEDDING_COLUMNS].assign(**extra)
+
+
+def finish(train_rows: pd.DataFrame, test_rows: pd.DataFrame, train_score, test_score, *,
+           decisions: str = "gamma", decision_scores: tuple | None = None, embeddings: Embeddings | None = None,
+           skipped=(), artifacts=(), **rule_kwargs) -> MethodOutput:
+    """The tail of every recipe: score frames of the training and test clips (``*_score``:
+    ``(n,)``, higher = more anomalous), decisions by the rule ``decisions`` of
+    :data:`asdlab.backends.thresholds.DECISION_RULES` (``rule_kwargs`` go to it), and the
+    :class:`MethodOutput`. ``decision_scores``: ``(train, test)`` arrays to decide on instead of
+    the scores (sub-cluster AdaCos decides target clips on one term only)."""
+    train_scores = score_frame(train_rows, train_score)
+    scores = score_frame(test_rows, test_score)
+    rule = DECISION_RULES[decisions]
+    if decision_scores is not None:
+        train_scores["decision_score"], scores["decision_score"] = decision_scores
+        rule_kwargs = {**rule_kwargs, "column": "decision_score"}
+    rule(train_scores, scores, **rule_kwargs)
+    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
+                        skipped=list(skipped), artifacts=list(artifacts), embeddings=embeddings)
+
+
+def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+    """Log-mels ``(n_mels, frames)`` (dB) of the clips of ``rows`` from the feature cache, with
+    ``ctx.params``' ``n_fft``, ``hop`` and ``n_mels``: ``(features, skipped)``, None in
+    ``features`` for each unreadable clip skipped with ``ctx.skip_unreadable``."""
+    from asdlab.data.audio import read_many
+    from asdlab.features import LogMelParams
+    from asdlab.features.cache import FeatureCache
+    from asdlab.train import resolve_device
+
+    p = ctx.params
+    cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
+                         device=str(resolve_device(ctx.device)))
+    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable))
+
+
+def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.DataFrame, list, np.ndarray]:
+    """The rows of ``table`` whose ``feats`` entry is not None (re-indexed), their features and
+    a boolean ``is_train`` per row; a :class:`DataError` naming ``method`` when no training
+    clip is left."""
+    keep = np.array([f is not None for f in feats], dtype=bool)
+    rows = table[keep].reset_index(drop=True)
+    is_train = (rows["split"] == "train").to_numpy()
+    if not is_train.any():
+        raise DataError(f"no readable training clips: {method} needs normal training clips")
+    return rows, [f for f in feats if f is not None], is_train

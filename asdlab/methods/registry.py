@@ -1,0 +1,70 @@
+"""The method registry: a :class:`Method` is a recipe's presets, its parameter check and its
+``run(ctx) -> MethodOutput``; :func:`asdlab.runs.run_method` runs one into a run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from asdlab.core.errors import ConfigError
+from asdlab.methods.pipeline import MethodOutput, RunContext
+
+PRESETS = ("smoke", "course", "paper")
+
+
+@dataclasses.dataclass
+class Method:
+    """A registered method: ``name``, one-line ``summary``, ``presets`` name -> params dict,
+    ``run(ctx) -> MethodOutput`` and ``check(params) -> params``, which validates (and may
+    normalise) a parameter set before any work."""
+
+    name: str
+    summary: str
+    presets: dict[str, dict]
+    run: Callable[[RunContext], MethodOutput]
+    check: Callable[[dict], dict] | None = None
+
+    def params(self, preset: str, overrides: dict | None = None) -> dict:
+        """The preset's parameters with ``overrides`` applied; unknown keys are an error."""
+        if preset not in self.presets:
+            raise ConfigError(f"method {self.name!r} has no preset {preset!r} (choose from {sorted(self.presets)})")
+        params = dict(self.presets[preset])
+        for key, value in (overrides or {}).items():
+            if key not in params:
+                raise ConfigError(f"method {self.name!r} has no parameter {key!r} (known: {sorted(params)})")
+            params[key] = value
+        return self.check(params) if self.check else params
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (names are unique)."""
+    if method.name in REGISTRY:
+        raise ValueError(f"method {method.name!r} is already registered")
+    missing = set(PRESETS) - set(method.presets)
+    if missing:
+        raise ValueError(f"method {method.name!r} lacks presets {sorted(missing)}")
+    REGISTRY[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    """The registered method ``name``; a clear error lists the known ones."""
+    _load_builtin()
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown method {name!r}; registered: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def list_methods() -> list[Method]:
+    """All registered methods, by name."""
+    _load_builtin()
+    return [REGISTRY[k] for k in sorted(REGISTRY)]
+
+
+def _load_builtin() -> None:
+    # the recipe modules register themselves on import
+    from asdlab.methods import (autoencoder, contrastive_ae_cnn, gram_mfn, guided_clustering,  # noqa: F401
+                                sc_adacos, sc_noisy_arcmix)
