@@ -1,4 +1,4 @@
-"""The ``asdlab`` command: index, methods, run, evaluate, synth, report.
+"""The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report.
 
 Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) print one clear line to stderr and
 exit with status 2; a successful command exits 0. ``report`` exits 1 when a notebook failed.
@@ -17,8 +17,14 @@ import pandas as pd
 from asdlab.core.errors import AsdlabError, ConfigError
 
 
+_PY_LITERALS = {"None": None, "True": True, "False": False}
+
+
 def _parse_overrides(items: list[str]) -> dict:
-    """``["epochs=5", "lr=1e-4", "name=x"]`` -> ``{"epochs": 5, "lr": 0.0001, "name": "x"}``."""
+    """``["epochs=5", "lr=1e-4", "ks=[2,4]", "frames=None", "name=x"]`` -> ``{"epochs": 5,
+    "lr": 0.0001, "ks": [2, 4], "frames": None, "name": "x"}``: each value is JSON, else one of
+    None / True / False, else the string itself. The method's schema checks them
+    (:meth:`asdlab.methods.Method.params`)."""
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -27,7 +33,7 @@ def _parse_overrides(items: list[str]) -> dict:
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
-            out[key] = value
+            out[key] = _PY_LITERALS.get(value.strip(), value)
     return out
 
 
@@ -67,10 +73,13 @@ def print_run(folder: Path) -> None:
 
 
 def cmd_run(args) -> int:
+    from asdlab.methods import get_method
     from asdlab.runs import run_method
 
+    overrides = _parse_overrides(args.set)
+    get_method(args.method).params(args.preset, overrides)  # a bad --set value fails before any work
     out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
-                     overrides=_parse_overrides(args.set), machines=args.machines,
+                     overrides=overrides, machines=args.machines,
                      device=args.device, cache_dir=args.cache, force=args.force,
                      progress=not args.quiet, skip_unreadable=args.skip_unreadable)
     print_run(out)
@@ -92,6 +101,25 @@ def cmd_synth(args) -> int:
     out = generate_dataset(args.out, preset=args.preset, seed=args.seed, machines=args.machines,
                            jobs=args.jobs, force=args.force, progress=not args.quiet)
     print(f"dataset ready: {out}")
+    return 0
+
+
+def cmd_backends(args) -> int:
+    from asdlab.backends import list_backends
+
+    for cls in list_backends():
+        print(f"{cls.name:16s} {cls.describe_needs():26s} {cls.summary}")
+        params = ", ".join(f"{k}={v!r}" for k, v in cls.defaults().items())
+        print(f"{'':16s} {'':26s} parameters: {params or 'none'}")
+    return 0
+
+
+def cmd_rescore(args) -> int:
+    from asdlab.runs import rescore
+
+    out = rescore(args.run, args.backend, args.out, params=_parse_overrides(args.set),
+                  decisions=args.decisions, force=args.force)
+    print_run(out)
     return 0
 
 
@@ -176,6 +204,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--notebooks", help="folder with the notebooks (default: notebooks/ of the asdlab checkout)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("backends", help="list the registered back ends: name, what a run needs, summary")
+    s.set_defaults(func=cmd_backends)
+
+    s = sub.add_parser("rescore", help="re-score a run folder with another back end, without retraining")
+    s.add_argument("run", help="run folder to re-score")
+    s.add_argument("--backend", required=True, help="back end name (see `asdlab backends`)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a back-end parameter (repeatable), e.g. --set k=3")
+    s.add_argument("--out", required=True, help="run folder to write")
+    s.add_argument("--decisions", default="gamma",
+                   help="decision rule: gamma (default) or section_domain_percentile")
+    s.add_argument("--force", action="store_true", help="replace an existing different output folder")
+    s.set_defaults(func=cmd_rescore)
     return p
 
 

@@ -39,6 +39,7 @@ from IPython.display import Markdown, display
 from asdlab import notebook as nb
 from asdlab.analysis import (angle_table, detection_by_kind, detection_by_severity, embedding_status,
                              factory_ground_truth, run_umap, styled_metrics)
+from asdlab.analysis.backends import backend_table
 from asdlab.methods import get_method
 from asdlab.runs import load_run, run_method
 from asdlab.viz import angle_histograms, detection_figure, embedding_map, score_distributions
@@ -69,6 +70,18 @@ pd.Series(run["config"]["params"], name="value", dtype=object).to_frame().rename
 # %%
 styled_metrics(run["table"], caption=method) if "table" in run else Markdown(
     "The test labels of this dataset are unknown (evaluation data): no metrics.")
+
+# %% [markdown]
+# ## The same embeddings, every back end
+#
+# The run's saved embeddings (with its class centers, or the AutoEncoder's residual statistics)
+# re-scored by every back end that can use them, without retraining: `asdlab backends` lists the
+# back ends and `asdlab rescore` writes any of them as a run folder of its own. `run's own` marks
+# the back end that produced the scores of this report; the metrics are harmonic means over the
+# machine types (fractions, higher is better), `note` says why a back end could not score.
+
+# %%
+backend_table(run_dir).round(4)
 
 # %% [markdown]
 # ## Angles to the class centers
@@ -132,3 +145,6 @@ detection_figure(by_kind, by_severity)
 # - Color the map by true attributes for gearbox or slider: does the embedding recover
 #   attributes that the file names hide?
 # - Which anomaly kind is the hardest for each machine, and is it the same for every method?
+# - In the back-end table, which back end is best in the target domain, and why does scoring by the
+#   clip's own class put target normals above source anomalies? Try
+#   `asdlab rescore RUN --backend kmeans --set n_clusters=4 --out RUN-k4`.

@@ -73,22 +73,3 @@ def test_smoke_run_saves_embeddings_centers_and_angles(noisy_run):
     scores = load_run(out)["scores"]
     assert len(scores) == 16 and np.isfinite(scores["score"]).all()
     assert (out / "checkpoints" / "model.pt").exists() and not (out / "train.ckpt").exists()
-
-
-def test_same_seed_same_scores(noisy_run, tmp_path):
-    data, out = noisy_run
-    again = run_method("tastgram_noisy_arcmix", data, tmp_path / "again", preset="smoke",
-                       overrides={"epochs": 1}, cache_dir=tmp_path / "c", progress=False)
-    np.testing.assert_array_equal(load_run(out)["scores"]["score"], load_run(again)["scores"]["score"])
-
-
-def test_an_unknown_backend_fails_before_any_training(tmp_path):
-    from conftest import make_dcase_tree
-
-    from asdlab.core.errors import ConfigError
-
-    data = make_dcase_tree(tmp_path / "d", machines={"fan": "noAttribute"}, seconds=0.5)
-    with pytest.raises(ConfigError, match="unknown backend 'mahalanobis'.*logsoftmax, cosine"):
-        run_method("tastgram_ce", data, tmp_path / "r", preset="smoke",
-                   overrides={"backend": "mahalanobis"}, cache_dir=tmp_path / "c", progress=False)
-    assert not (tmp_path / "r.partial" / "train.ckpt").exists()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
-from asdlab.analysis import pseudo_labels as pl
+from asdlab.backends import clustering as pl
 from asdlab.core.errors import AsdlabError, ConfigError
 
 

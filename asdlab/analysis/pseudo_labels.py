@@ -1,23 +1,7 @@
-"""Clustering helpers of guided clustering (seed 001) and the run-folder files they produce.
-
-Pieces (used by :mod:`asdlab.methods.guided_clustering`, tested on their own):
-
-- :class:`WhitenL2`: PCA whitening followed by L2 normalisation, the feature transform DeepCluster
-  applies before every k-means (``fit`` on ``(N, D)``, ``transform`` -> ``(N, k)`` unit rows);
-- :func:`kmeans` / :func:`choose_n_clusters`: k-means with a fixed seed, and the number of
-  clusters picked by the silhouette coefficient over a range;
-- :func:`uniform_over_clusters`: DeepCluster's sampler, the same number of draws from every
-  non-empty cluster;
-- :func:`cluster_scores`, :func:`quality_tables`: how well pseudo labels recover the factory's
-  hidden attributes (adjusted Rand index, NMI, homogeneity, completeness, purity, the
-  contingency table).
-
-Run-folder files (written by the method; the loaders below read them for a notebook):
-``pseudo_labels.csv`` (file, machine, section, domain, pseudo_label: the training clips of the
-machines without attributes), ``pseudo_k.csv`` (machine, k, silhouette, chosen),
-``cluster_quality.csv`` (one row per machine without attributes), ``contingency.csv`` (long form:
-machine, true_attributes, pseudo_label, count; every combination, zeros included) and
-``pseudo_label_gain.csv`` / ``.json`` (the ASD score with pseudo labels vs machine-only labels).
+"""Readers of a guided-clustering run's pseudo-label files, for notebook 05: pseudo labels, the
+silhouette choice of k, cluster quality against the factory's hidden attributes, contingency tables
+and the ASD score with vs without pseudo labels. The clustering itself (and the file names) is
+:mod:`asdlab.backends.clustering`.
 """
 
 from __future__ import annotations
@@ -26,26 +10,11 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.metrics import (adjusted_rand_score, completeness_score, homogeneity_score,
-                             normalized_mutual_info_score, silhouette_score)
-from sklearn.metrics.cluster import contingency_matrix
-from threadpoolctl import threadpool_limits
 
-from asdlab.backends.clustering import (  # noqa: F401  (re-exported)
-    PSEUDO_FILE, PSEUDO_K_FILE, QUALITY_FILE, CONTINGENCY_FILE, GAIN_CSV, GAIN_JSON, TABLE_MACHINE_ONLY, PSEUDO_LABEL_METHODS, PSEUDO_PREFIX, pseudo_attribute, WhitenL2, kmeans, choose_n_clusters, uniform_over_clusters, nmi, cluster_scores, contingency_long, quality_tables)
+from asdlab.backends.clustering import (CONTINGENCY_FILE, GAIN_CSV, GAIN_JSON, PSEUDO_FILE, PSEUDO_K_FILE,
+                                       PSEUDO_LABEL_METHODS, QUALITY_FILE, TABLE_MACHINE_ONLY)
 from asdlab.core.errors import AsdlabError, ConfigError
-
-
-
-# --------------------------------------------------------------------------------------------
-# feature transform, k-means, sampler
-
-
-# --------------------------------------------------------------------------------------------
-# cluster quality against a ground truth
 
 
 # --------------------------------------------------------------------------------------------

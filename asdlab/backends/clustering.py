@@ -7,10 +7,6 @@ File names of the run-folder files these produce are defined here so writer and 
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans

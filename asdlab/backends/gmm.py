@@ -39,9 +39,13 @@ import functools
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
+
+from asdlab.backends.base import Param, Scorer, check_rows, section_keys
+from asdlab.core.errors import DataError
 
 REG_COVAR = 1e-3
 
@@ -208,3 +212,102 @@ class TemporalMaxGMMs:
 def temporal_max(logmels: np.ndarray) -> np.ndarray:
     """``(N, n_mels, T) -> (N, n_mels)``: the maximum over time of every mel bin."""
     return np.asarray(logmels).max(axis=2)
+
+
+class GMMScorer(Scorer):
+    """The registered ``gmm`` back end: seed 002 eq. 2-3 per machine and section on a run's
+    embeddings (:class:`SectionGMMs`' terms; eq. 4 needs log-mels, which a run folder does not
+    keep).
+
+    ``domain_rule``: ``"clip"`` (the paper: eq. 2 for clips whose domain is not "target", eq. 3
+    for "target" clips) or ``"min"`` (``section + min(attribute, target)`` for every clip: needs no
+    domain label); ``reg_covar`` (1e-3), ``weighted`` (True: use ``log w_k``), ``seed``
+    (scikit-learn's random state; rescoring uses the run's seed).
+    Means: with the run's ``subcluster_centers`` ``(C, K, D)`` (row ``c`` = class index ``c``),
+    a GMM over some training clips starts at the sub-cluster centers of the classes of those clips
+    (the section GMM: of every class of the section; an attribute GMM: of the classes of its
+    clips); without them, plain scikit-learn initialisation (k-means) with ``n_components``
+    components (1). The target GMM always has one component per target training clip.
+    Fitted: ``models_`` ("machine/section" -> :class:`SectionGMMs`).
+    """
+
+    name = "gmm"
+    summary = "seed 002 GMMs per section: eq. 2 source (section + attribute), eq. 3 target"
+    paper = "Sub-cluster AdaCos GMM back ends (Wilkinghoff, DCASE2021; seed 002 eq. 2-3)"
+    params = {"domain_rule": Param(str, "how a clip's domain picks its terms", choices=("clip", "min")),
+              "reg_covar": Param(float, "added to every covariance diagonal", low=0, low_open=True),
+              "weighted": Param(bool, "use the component weights"),
+              "n_components": Param(int, "components without sub-cluster centers", low=1),
+              "seed": Param(int, "scikit-learn random state")}
+    artifacts = ("subcluster_centers",)
+
+    def __init__(self, domain_rule: str = "clip", reg_covar: float = REG_COVAR, weighted: bool = True,
+                 n_components: int = 1, seed: int = 0, subcluster_centers: np.ndarray | None = None):
+        self.domain_rule = domain_rule
+        self.reg_covar = reg_covar
+        self.weighted = weighted
+        self.n_components = n_components
+        self.seed = seed
+        self.subcluster_centers = subcluster_centers
+
+    def _means(self, class_index: np.ndarray) -> np.ndarray | None:
+        """Stacked unit-norm sub-cluster centers of the classes in ``class_index``, or None."""
+        if self.subcluster_centers is None:
+            return None
+        classes = np.unique(class_index[class_index >= 0])
+        if len(classes) == 0:
+            return None
+        sub = np.asarray(self.subcluster_centers)
+        if sub.ndim != 3 or classes.max() >= len(sub):
+            raise DataError(f"back end 'gmm': sub-cluster centers of shape {sub.shape} do not match "
+                            f"class index {int(classes.max())}")
+        return length_normalize(sub[classes].reshape(-1, sub.shape[-1]))
+
+    def _fit_gmm(self, x: np.ndarray, means: np.ndarray | None) -> GaussianMixture:
+        return fit_gmm(x, means, n_components=None if means is not None else self.n_components,
+                       reg_covar=self.reg_covar, random_state=self.seed)
+
+    def fit(self, X: np.ndarray, meta: pd.DataFrame) -> "GMMScorer":
+        X = check_rows(X, meta, self.name)
+        keys = section_keys(meta)
+        is_target = (meta["domain"] == "target").to_numpy()
+        attrs = meta["attributes"].fillna("").astype(str).to_numpy(dtype=object)
+        idx = meta["class_index"].to_numpy(dtype=np.int64)
+        self.models_ = {}
+        for key in sorted(set(keys)):
+            sec = keys == key
+            src, tgt = sec & ~is_target, sec & is_target
+            if not src.any():
+                raise DataError(f"{key}: no source-domain training clips for the section GMM")
+            g = SectionGMMs(self.reg_covar, self.weighted, self.seed)
+            x = length_normalize(X[src])
+            g.section_ = self._fit_gmm(x, self._means(idx[sec]))
+            g.attributes_ = {a: self._fit_gmm(x[attrs[src] == a], self._means(idx[src & (attrs == a)]))
+                             for a in sorted(set(attrs[src]))}
+            t = length_normalize(X[tgt]) if tgt.any() else None
+            g.target_ = None if t is None else fit_gmm(t, t, reg_covar=self.reg_covar, random_state=self.seed)
+            self.models_[key] = g
+        return self
+
+    def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
+        """``(M,)`` minus log-likelihood sums of eq. 2-3, higher = more anomalous."""
+        X = check_rows(X, meta, self.name)
+        keys = section_keys(meta)
+        missing = sorted(set(keys) - set(self.models_))
+        if missing:
+            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
+                            "the gmm back end cannot score their clips")
+        domain = meta["domain"].to_numpy(dtype=object)
+        out = np.full(len(meta), np.nan)
+        for key in sorted(set(keys)):
+            rows = np.flatnonzero(keys == key)
+            terms = self.models_[key].terms(X[rows])
+            if self.domain_rule == "min":
+                target = np.where(np.isnan(terms["target"]), terms["attribute"], terms["target"])
+                out[rows] = terms["section"] + np.minimum(terms["attribute"], target)
+            else:
+                try:
+                    out[rows] = combine_terms(terms, domain[rows])
+                except ValueError as err:
+                    raise DataError(f"{key}: {err} (use domain_rule='min')") from None
+        return out

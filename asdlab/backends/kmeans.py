@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
+from asdlab.backends.base import Param, Scorer, check_rows, section_keys, training_match
 from asdlab.core.errors import DataError
 
 
@@ -124,3 +125,57 @@ def score_sections(train_emb: np.ndarray, train_meta: pd.DataFrame, test_emb: np
             out["test"][test_rows] = km.score(test_emb[test_rows])
             out["test_nearest"][test_rows] = km.nearest(test_emb[test_rows])
     return out
+
+
+class KMeansScorer(Scorer):
+    """The registered ``kmeans`` back end: :class:`KMeansCosine` per machine and section, scores
+    equal to :func:`score_sections`.
+
+    ``n_clusters``: K (16); ``seed``: k-means random state (0; rescoring uses the run's seed);
+    ``n_init``: k-means restarts (10). A training clip that is a target reference is scored
+    against every reference but itself (leave-one-out). Fitted: ``models_`` ("machine/section"
+    -> :class:`KMeansCosine`), ``train_meta_``.
+    """
+
+    name = "kmeans"
+    summary = "min cosine distance to k-means centroids of source clips and to every target clip"
+    paper = "Wilkinghoff 2023/2024 scoring, used by seed 000 (Small Rice DCASE2024)"
+    params = {"n_clusters": Param(int, "k-means K per section", low=1),
+              "seed": Param(int, "k-means random state"),
+              "n_init": Param(int, "k-means restarts", low=1)}
+
+    def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 10):
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.n_init = n_init
+
+    def fit(self, X: np.ndarray, meta: pd.DataFrame) -> "KMeansScorer":
+        X = check_rows(X, meta, self.name)
+        keys = section_keys(meta)
+        is_target = (meta["domain"] == "target").to_numpy()
+        self.models_, self.target_rows_ = {}, {}
+        for key in sorted(set(keys)):
+            rows = np.flatnonzero(keys == key)
+            src, tgt = rows[~is_target[rows]], rows[is_target[rows]]
+            self.models_[key] = KMeansCosine(self.n_clusters, self.seed, self.n_init).fit(X[src], X[tgt])
+            self.target_rows_[key] = tgt
+        self.train_meta_ = meta.reset_index(drop=True)
+        return self
+
+    def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
+        """``(M,)`` in [0, 2]; a :class:`DataError` for a machine/section without training clips."""
+        X = check_rows(X, meta, self.name)
+        keys = section_keys(meta)
+        missing = sorted(set(keys) - set(self.models_))
+        if missing:
+            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
+                            "the k-means back end cannot score their clips")
+        same = training_match(meta, self.train_meta_)
+        out = np.full(len(meta), np.nan)
+        for key in sorted(set(keys)):
+            rows = np.flatnonzero(keys == key)
+            km, tgt = self.models_[key], self.target_rows_[key]
+            pos = {int(r): len(km.centroids_) + i for i, r in enumerate(tgt)}
+            exclude = np.array([pos.get(int(same[r]), -1) for r in rows])
+            out[rows] = km.score(X[rows], exclude)
+        return out

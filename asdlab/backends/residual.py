@@ -1,12 +1,16 @@
 """Scorers on reconstruction residuals. Higher score = more anomalous.
 
 scikit-learn style: ``__init__`` stores arguments, ``fit`` returns ``self``, fitted attributes
-end in ``_``.
+end in ``_``. :func:`clip_mean_residual` and :func:`residual_stats` are the per-clip and per-group
+statistics a run folder keeps (``asdlab.artifacts.residuals``) so that :class:`MSEScorer` and the
+residual :class:`~asdlab.backends.mahalanobis.MahalanobisScorer` re-score an AE run exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from asdlab.backends.base import Scorer, check_rows
 
 
 def mse_score(residuals: list[np.ndarray]) -> np.ndarray:
@@ -62,3 +66,59 @@ class SelectiveMahalanobis:
         u = np.stack([per_frame(r, self.frame_dim).mean(axis=0) for r in residuals]).astype(np.float64)
         forms = [np.einsum("nd,de,ne->n", u, p, u) for p in self.precisions_]
         return np.min(forms, axis=0)
+
+
+def clip_mean_residual(residual: np.ndarray, frame_dim: int) -> np.ndarray:
+    """The mean per-frame residual ``(frame_dim,)`` of one clip's ``(n_vectors, k * frame_dim)``
+    residuals, in their dtype (float32 for the AE), as :meth:`SelectiveMahalanobis.score` takes it."""
+    return per_frame(residual, frame_dim).mean(axis=0)
+
+
+def residual_stats(residuals: list[np.ndarray], frame_dim: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(count, sum (frame_dim,), scatter (frame_dim, frame_dim))`` of the per-frame residuals of
+    ``residuals`` (one array per clip), float64: the number of frames, their sum, and the sum of
+    outer products of the frames centred at their mean (``count`` times the covariance), computed
+    exactly as :class:`SelectiveMahalanobis` does (the raw second moment is
+    ``scatter + outer(sum, sum) / count``)."""
+    x = np.concatenate([per_frame(r, frame_dim) for r in residuals]).astype(np.float64)
+    xc = x - x.mean(axis=0)
+    return len(x), x.sum(axis=0), xc.T @ xc
+
+
+def precision_from_scatter(count: int, scatter: np.ndarray, ridge: float) -> np.ndarray:
+    """Inverse of the covariance ``scatter / count`` plus ``ridge * trace / dim`` on the diagonal
+    (the computation of :class:`SelectiveMahalanobis`); a pseudo-inverse where it is singular."""
+    cov = scatter / count
+    cov += ridge * np.trace(cov) / len(cov) * np.eye(len(cov))
+    try:
+        return np.linalg.inv(cov)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(cov)
+
+
+class MSEScorer(Scorer):
+    """The registered ``mse`` back end: the AE's mean squared reconstruction error of each clip.
+
+    ``X`` is ``(N, 1)``: the clip's MSE over all its vectors and dims (saved by the AE run);
+    ``fit`` learns nothing; ``score`` returns ``X[:, 0]`` as float64.
+    """
+
+    name = "mse"
+    summary = "the autoencoder's mean squared reconstruction error (needs residual statistics)"
+    paper = "DCASE 2024 Task 2 baseline, AE-MSE (Harada et al. / Nishida et al.)"
+    needs = frozenset({"residuals"})
+    params = {}
+
+    def __init__(self):
+        pass
+
+    def input_kind(self) -> str:
+        return "mse"
+
+    def fit(self, X: np.ndarray, meta) -> "MSEScorer":
+        check_rows(X, meta, self.name)
+        self.fitted_ = True
+        return self
+
+    def score(self, X: np.ndarray, meta) -> np.ndarray:
+        return np.asarray(check_rows(X, meta, self.name)[:, 0], dtype=np.float64)

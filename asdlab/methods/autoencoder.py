@@ -1,17 +1,9 @@
-"""The official DCASE AutoEncoder baseline: ``ae_mse`` and ``ae_mahala``.
+"""The official DCASE AutoEncoder baseline (DCASE 2020-2024 Task 2): ``ae_mse`` and ``ae_mahala``.
 
-One AE per machine type, trained on the 5-frame log-mel vectors of all its training clips
-(source and target together). Both methods train the same AE (same parameters and data give
-the same model key), so the second one reuses the model from the cache instead of training
-again. See ``shared/METHODS.md`` section 2.
-
-Both also save per-clip embeddings (``embeddings.npy`` / ``embeddings.csv``, see
-:mod:`asdlab.artifacts.embeddings`) for maps such as UMAP: the mean over a clip's 5-frame vectors of the
-AE's 8-d bottleneck code (after its BatchNorm and ReLU, i.e. exactly what the decoder receives).
-The mean is the clip-level summary every pooled classifier embedding uses too; it describes
-where the clip's normal-looking frames sit in the AE's code space. The AE has no class head,
-so ``class`` is empty and ``class_index`` is -1 and no centers are saved. The embeddings are
-computed after scoring, with the same model in eval mode, and never enter the scores.
+One dense AE per machine type on 5-frame log-mel vectors ``(n_frames * n_mels,)``, scored by the
+mean squared reconstruction error or the selective Mahalanobis score of its residuals; the
+embeddings are each clip's mean 8-d bottleneck code ``(N, bottleneck)``. Pipeline, parameters
+and presets: ``docs/methods/autoencoder.md``.
 """
 
 from __future__ import annotations
@@ -26,14 +18,15 @@ import pandas as pd
 import torch
 
 from asdlab.core.atomic import atomic_write_text
-from asdlab.backends import SelectiveMahalanobis, mse_score
+from asdlab.backends import get_backend, mse_score
+from asdlab.backends.residual import clip_mean_residual, residual_stats
 from asdlab.features.cache import file_key
-from asdlab.artifacts.embeddings import save_embeddings
+from asdlab.artifacts.residuals import save_residuals
 from asdlab.core.errors import DataError
 from asdlab.features import stack_frames
-from asdlab.methods import SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, register, score_frame
+from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
+from asdlab.methods.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,
@@ -43,6 +36,10 @@ PRESETS = {
     "course": {**_BASE, "epochs": 30},
     "paper": {**_BASE, "epochs": 100},  # the official hyperparameters
 }
+SCHEMA = Schema({
+    "n_mels": Int(1), "n_fft": Int(1), "hop": Int(1), "n_frames": Int(1), "hidden": Int(1),
+    "n_layers": Int(1), "bottleneck": Int(1), "batch_size": Int(1), "lr": Float(0, min_open=True),
+    "val_fraction": Float(0, 1, max_open=True), "ridge": Float(0), "epochs": Int(1)})
 _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bottleneck",
                "batch_size", "lr", "val_fraction", "epochs")
 
@@ -111,13 +108,22 @@ def bottleneck_means(model: DenseAutoEncoder, vectors: list[np.ndarray], device:
     return np.stack([c.mean(axis=0) for c in np.split(codes, np.cumsum([len(v) for v in vectors])[:-1])])
 
 
-EMBEDDING_COLUMNS = ["file", "machine", "section", "domain", "label", "split", "attributes",
-                     "class", "class_index"]
+def _section_stats(machine: str, train_rows: pd.DataFrame, res_train: list[np.ndarray], frame_dim: int) -> dict:
+    """:func:`~asdlab.backends.residual.residual_stats` of the training residuals of every
+    (section, domain) of ``machine``; any domain but "target" counts as source."""
+    out = {}
+    sections, is_target = train_rows["section"].to_numpy(), (train_rows["domain"] == "target").to_numpy()
+    for section in sorted(set(sections)):
+        for domain in ("source", "target"):
+            sel = [r for r, s, t in zip(res_train, sections, is_target) if s == section and t == (domain == "target")]
+            if sel:
+                out[(machine, section, domain)] = residual_stats(sel, frame_dim)
+    return out
 
 
 def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
     p = ctx.params
-    train_out, test_out, skipped, emb_meta, emb, histories = [], [], [], [], [], []
+    metas, emb, mse, mean, stats, skipped, histories = [], [], [], [], {}, [], []
     for machine, rows in ctx.table.groupby("machine", sort=True):
         feats, bad = log_mels(rows, ctx)
         skipped += bad
@@ -135,37 +141,31 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         res_train = residuals(model, train_vecs, ctx.device)
         res_test = residuals(model, test_vecs, ctx.device) if test_vecs else []
         train_rows, test_rows = rows[is_train], rows[~is_train]
-        if scorer == "mse":
-            s_train, s_test = mse_score(res_train), mse_score(res_test)
-        else:
-            s_train, s_test = np.empty(len(train_rows)), np.empty(len(test_rows))
-            for section in sorted(rows["section"].unique()):
-                tr = (train_rows["section"] == section).to_numpy()
-                te = (test_rows["section"] == section).to_numpy()
-                dom = train_rows["domain"].to_numpy()
-                src = [r for r, a, d in zip(res_train, tr, dom) if a and d != "target"]
-                tgt = [r for r, a, d in zip(res_train, tr, dom) if a and d == "target"]
-                maha = SelectiveMahalanobis(frame_dim=p["n_mels"], ridge=p["ridge"]).fit(src, tgt)
-                s_train[tr] = maha.score([r for r, a in zip(res_train, tr) if a])
-                if te.any():
-                    s_test[te] = maha.score([r for r, a in zip(res_test, te) if a])
-        train_out.append(score_frame(train_rows, s_train))
-        test_out.append(score_frame(test_rows, s_test))
+        stats.update(_section_stats(machine, train_rows, res_train, p["n_mels"]))
+        for part, res, v in ((train_rows, res_train, train_vecs), (test_rows, res_test, test_vecs)):
+            metas.append(clip_meta(part))
+            mse.append(mse_score(res))
+            mean.append(np.stack([clip_mean_residual(r, p["n_mels"]) for r in res]) if res
+                        else np.zeros((0, p["n_mels"]), np.float32))
+            emb.append(bottleneck_means(model, v, ctx.device))
         histories.append(history)
-        emb_meta += [train_rows, test_rows]
-        emb += [bottleneck_means(model, train_vecs, ctx.device), bottleneck_means(model, test_vecs, ctx.device)]
-    train_scores, scores = pd.concat(train_out, ignore_index=True), pd.concat(test_out, ignore_index=True)
-    add_decisions(train_scores, scores)
-    meta = pd.concat(emb_meta, ignore_index=True).assign(**{"class": ""}, class_index=-1)
-    artifacts = save_embeddings(ctx.workdir, meta[EMBEDDING_COLUMNS], np.concatenate(emb))
+    meta, mse, mean = pd.concat(metas, ignore_index=True), np.concatenate(mse), np.concatenate(mean)
+    artifacts = save_residuals(ctx.workdir, meta, mse, mean, stats)
+    if scorer == "mse":
+        backend, x = get_backend("mse"), mse[:, None]
+    else:
+        backend, x = get_backend("mahalanobis", on="residuals", ridge=p["ridge"], residual_stats=stats), mean
+    tr = (meta["split"] == "train").to_numpy()
+    backend.fit(x[tr], meta[tr])
+    s_train, s_test = backend.score(x[tr], meta[tr]), backend.score(x[~tr], meta[~tr])
     if histories and all(h is not None for h in histories):
         pd.concat(histories, ignore_index=True).to_csv(ctx.workdir / "history.csv", index=False)
         artifacts.append("history.csv")
-    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
-                        skipped=skipped, artifacts=artifacts)
+    return finish(meta[tr], meta[~tr], s_train, s_test, embeddings=Embeddings(meta, np.concatenate(emb)),
+                  skipped=skipped, artifacts=artifacts)
 
 
 register(Method("ae_mse", "official AutoEncoder baseline, mean squared reconstruction error",
-                PRESETS, functools.partial(_run_autoencoder, scorer="mse")))
+                PRESETS, functools.partial(_run_autoencoder, scorer="mse"), SCHEMA))
 register(Method("ae_mahala", "official AutoEncoder baseline, selective Mahalanobis of residuals",
-                PRESETS, functools.partial(_run_autoencoder, scorer="mahala")))
+                PRESETS, functools.partial(_run_autoencoder, scorer="mahala"), SCHEMA))

@@ -1,99 +1,11 @@
 """AutoEncoder + EfficientNet trained jointly with a contrastive loss (seed 003, Small Rice
 DCASE2021): method ``contrastive_ae_cnn``.
 
-Pipeline (``shared/METHODS.md`` section 8):
-
-1. Log-mels (128 mels, 64 ms window = n_fft 1024, 32 ms hop = 512 samples at 16 kHz, dB; from
-   the feature cache). ``median_filter``: ``"smooth"`` replaces every value by the median of a
-   ``median_window`` (30) frame window along time in its mel band (:func:`median_filter_time`),
-   ``"subtract"`` keeps the residual ``x - median`` instead, None skips it. The paper filters to
-   "reduce distracting [short-time] noise", i.e. it keeps the median (smoothing); so does the
-   public Small Rice code (a 1 x 31 median pool with reflect padding). Then every mel bin is
-   standardised with the mean and standard deviation of all training frames (not in the
-   paper, which is silent on normalisation).
-2. One network (:class:`ContrastiveAECNN`): an EfficientNet-B0-style CNN
-   (:mod:`asdlab.nn.efficientnet`: one input channel, global average + max pooling) with a
-   linear classifier over the classes; the AutoEncoder of seed 003 Table 2 (5 frames x 128 mels
-   = 640 -> 4 x 128 -> 32 -> 4 x 128 -> 640, :class:`asdlab.nn.ae.DenseAutoEncoder`); and the
-   projector of :mod:`asdlab.nn.contrastive` (one linear map per branch to 256, a shared MLP
-   with one hidden layer to 256).
-3. Pairing (the paper does not say how the AE's 5-frame vectors and the CNN's input of one clip
-   meet): segment level. A training item is a segment of ``segment_frames`` frames of a clip
-   (None: the whole clip, as the paper's 128 x 311 CNN input). The CNN classifies the segment;
-   the AE reconstructs every 5-frame vector of the same segment; the AE's bottleneck codes are
-   averaged over the segment into one 32-d vector, which is the positive partner of the CNN's
-   pooled features in the InfoNCE loss (temperature 0.07; negatives: the other segments of the
-   batch, one segment per clip). Loss = MSE + CE + ``contrastive_weight`` x InfoNCE (paper:
-   weight 1; the public code uses 0.0005 with a SupCon loss). InfoNCE direction and denominator:
-   see :mod:`asdlab.nn.contrastive` (default: eq. 4's one direction, CNN anchors, the positive
-   kept in the denominator; ``contrastive_symmetric``, ``exclude_positive``).
-4. Batches: ``target_fraction`` (0.2) of each batch from the target domain by
-   :class:`asdlab.train.samplers.DomainBatchSampler` (stochastic rounding: exactly 20 % in
-   expectation, 6 or 7 of 32; None: a plain shuffled pass over the clips), an epoch being as
-   many batches as a pass over the training clips. Per item: with ``time_shift`` the clip is
-   rolled circularly along time by a random offset, then a random ``segment_frames`` crop is
-   cut (shorter clips are tiled first). Per batch, with ``mixup_alpha > 0``: mixup of the
-   segments and one-hot targets with ``lam ~ Beta(alpha, alpha)`` and a random partner
-   (:mod:`asdlab.nn.mixup`); both branches see the mixed segment. With ``time_mask > 0``, one
-   span of up to ``time_mask`` frames per item is set to 0 (the training mean) in the CNN's
-   input only: the AE reconstructs the clean segment, so masking also makes the two contrastive
-   views differ. Adam, ``lr`` halved every ``lr_step`` epochs (paper: 30), the last epoch's
-   weights kept. All randomness is seeded from the run seed (member ``m`` of an ensemble uses
-   seed + m).
-5. Classes (``classes``): ``"section"`` (machine/section: the paper's section ID) or
-   ``"attribute"`` (machine/section/attributes where the file name shows them, else
-   machine/section; :mod:`asdlab.data.classes`). ``scope="all"`` trains one network on all
-   machine types (the default in every preset: the DCASE 2022-2024 data have one or three
-   sections per machine, too few to classify within one machine type); ``scope="machine"``
-   trains one network per machine type, as seed 003 did on the DCASE 2021 data (three sections
-   per machine in its development set), and needs at least two classes in every machine type.
-6. Score (eq. 3): ``A(x) = log((1 - p) / p)`` with ``p`` the softmax probability of the clip's
-   class, computed exactly in log space (``log sum_{j != c} p_j - log p_c``; the public code
-   clamps at machine epsilon instead), averaged over the clip's segments: consecutive windows of
-   ``segment_frames`` frames every ``eval_hop`` frames, the last one ending at the clip's end
-   (None: the whole clip, one segment). Only the CNN is used at test time. A test clip whose
-   attribute class never occurs in training (``classes="attribute"``) takes ``p`` = the summed
-   probability of the classes of its machine/section. Ensembles of ``n_models`` networks
-   (``ensemble``): ``"mean"`` (S2: mean of the members' scores), ``"max"`` (S3: their maximum)
-   or ``"softmax"`` (S4: the score of the members' mean softmax, per segment, then averaged over
-   segments) (:func:`clip_score`). The paper's S2-S4 ensemble 5 differently configured
-   models; here the members differ in seed only.
-7. Decisions: the official gamma-fit threshold per machine/section on the training clips'
-   scores (:func:`asdlab.backends.thresholds.add_decisions`).
-
-Run folder extras: ``embeddings.npy`` / ``embeddings.csv`` (per clip, the CNN's pooled features
-averaged over its segments, of ensemble member 0; with ``scope="machine"`` each machine type's
-own network), ``centers.npy`` / ``classes.csv`` (the L2-normalised rows of the bias-free
-classifier: ``argmax_c <w_c, e>`` is the predicted class, so the direction of ``w_c`` is class
-``c``'s direction in embedding space), ``history.csv`` (per member and epoch: lr and the mean
-training ``mse``, ``ce``, ``contrastive`` and ``total`` losses), ``checkpoints/<group>_m<k>.pt``
-(state dict of every member) and ``checkpoints/normalization.npz`` (per group: mel mean, std).
-
-Presets:
-
-==================  ===========  ===========  ================
-parameter           smoke        course       paper
-==================  ===========  ===========  ================
-width / depth       0.25 / 0.25  0.25 / 0.25  1 / 1 (B0)
-CNN parameters      0.12 M       0.12 M       4.0 M
-classes             attribute    attribute    section
-segment / eval hop  32 / 32      64 / 32      whole clip
-epochs, batch       2, 16        14, 32       300, 32
-lr, halved every    2e-3, 30     2e-3, 7      1e-3, 30
-drop path, BN mom.  0, None      0, 0.1       0.2, 0.01
-==================  ===========  ===========  ================
-
-All presets: median filter "smooth" over 30 frames (the public code: 31), mixup alpha 0.2, time
-shift, a time mask of up to 8 frames (32 in ``paper``, whose segments are whole clips), 20 %
-target-domain batches, InfoNCE at 0.07 with weight 1, one model over all
-machines. The paper names neither a learning rate (the public code uses 1e-5 on 64-frame
-segments taken every 8 frames) nor mixup's alpha nor the time-mask width; the values above are
-ours. ``course`` classifies attributes because the factory data, like DCASE 2024, have one
-section per machine type: section classes would only tell the 7 machine types apart (official
-score 0.53 instead of 0.56 on ``data/factory-course``, seed 0). ``course`` trains all 7 machine
-types of ``data/factory-course`` in about 100 s of one CPU core (features cached). On that data
-the contrastive term does not help: ``contrastive_weight=0`` scores 0.59 / 0.58 (seeds 0 / 1)
-against 0.56 / 0.57 with weight 1, a parameter worth exploring.
+On median-filtered, standardised log-mel segments ``(B, n_mels, segment_frames)``: an
+EfficientNet-B0-style classifier and a 5-frame AutoEncoder, trained with MSE + CE + InfoNCE
+between their representations; the score is eq. 3's log-odds of the clip's class; embeddings
+are the CNN's pooled features ``(N, out_dim)``. Pipeline, parameters and presets:
+``docs/methods/contrastive_ae_cnn.md``.
 """
 
 from __future__ import annotations
@@ -108,24 +20,21 @@ import pandas as pd
 import scipy.special
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.classes import class_names
-from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.core.errors import ConfigError, DataError
-from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
-                            score_frame)
 from asdlab.features.frames import fix_frames
-from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.nn.contrastive import ContrastiveProjector, info_nce
-from asdlab.nn.efficientnet import EfficientNet
+from asdlab.features.segments import segment_starts
+from asdlab.features.transforms import median_filter_time, standardize_clips
+from asdlab.methods import (Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels,
+                            readable_split, register)
+from asdlab.methods.schema import Bool, Choice, Float, Int, Rule, Schema
+from asdlab.nn.composite import ContrastiveAECNN
 from asdlab.nn.mixup import mix, sample_lambda
-from asdlab.nn.subcluster import soft_cross_entropy
-from asdlab.train.samplers import DomainBatchSampler
-from asdlab.backends.thresholds import add_decisions
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
+from asdlab.train.samplers import DomainBatchSampler
 
 NAME = "contrastive_ae_cnn"
 ENSEMBLES = ("mean", "max", "softmax")
@@ -148,51 +57,23 @@ _COURSE = {**_PAPER, "classes": "attribute", "width": 0.25, "depth": 0.25, "drop
 _SMOKE = {**_COURSE, "segment_frames": 32, "eval_hop": 32, "epochs": 2, "batch_size": 16, "lr_step": 30,
           "bn_momentum": None}
 PRESETS = {"smoke": _SMOKE, "course": _COURSE, "paper": _PAPER}
-
-
-# ----------------------------------------------------------------------------------------------
-# features and segments
-
-
-def median_filter_time(mel: np.ndarray, window: int = 30, mode: str = "smooth") -> np.ndarray:
-    """Median filter along time (the last axis), each mel band on its own: ``(..., T) -> (..., T)``.
-
-    The output at frame ``t`` is the median (mean of the two middle values for an even
-    ``window``) of frames ``t - (window - 1) // 2 ... t + window // 2``, the clip being extended
-    at both ends by reflection (``numpy.pad(mode="reflect")``: ``x2 x1 | x0 x1 x2 ...``).
-    ``mode``: ``"smooth"`` returns the filtered values, ``"subtract"`` returns ``mel`` minus them.
-    """
-    if mode not in ("smooth", "subtract"):
-        raise ConfigError(f"median filter mode must be 'smooth' or 'subtract', got {mode!r}")
-    if not isinstance(window, int) or window < 1:
-        raise ConfigError(f"median_window must be a positive integer, got {window!r}")
-    x = np.asarray(mel, dtype=np.float32)
-    if x.shape[-1] < 2:
-        med = x.copy()
-    else:
-        pad = [(0, 0)] * (x.ndim - 1) + [((window - 1) // 2, window // 2)]
-        padded = np.pad(x, pad, mode="reflect")
-        windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=-1)
-        med = np.median(windows, axis=-1).astype(np.float32)
-    return med if mode == "smooth" else x - med
-
-
-def segment_starts(n_frames: int, segment: int, hop: int) -> list[int]:
-    """Start frames of the scoring segments of a clip of ``n_frames`` (at least ``segment``):
-    ``0, hop, 2 hop, ...`` while the segment fits, plus ``n_frames - segment`` when the last
-    regular one stops short of the end. ``segment_starts(157, 64, 32) == [0, 32, 64, 93]``."""
-    starts = list(range(0, n_frames - segment + 1, hop))
-    if starts[-1] != n_frames - segment:
-        starts.append(n_frames - segment)
-    return starts
-
-
-def frame_vectors(x: torch.Tensor, n_frames: int = 5) -> torch.Tensor:
-    """Batched :func:`asdlab.features.stack_frames`: ``(B, n_mels, T) -> (B, T - n_frames + 1,
-    n_frames * n_mels)``, row ``t`` = frames ``t ... t + n_frames - 1`` one after the other."""
-    b, m, t = x.shape
-    v = x.unfold(2, n_frames, 1)  # (B, M, T - n + 1, n)
-    return v.permute(0, 2, 3, 1).reshape(b, t - n_frames + 1, n_frames * m)
+_POSITIVE = Float(0, min_open=True)
+SCHEMA = Schema({
+    "n_mels": Int(1), "n_fft": Int(1), "hop": Int(1), "median_filter": Choice(*MEDIAN_MODES, none="no filter"),
+    "median_window": Int(1), "classes": Choice(*CLASS_MODES), "scope": Choice(*SCOPES),
+    "width": _POSITIVE, "depth": _POSITIVE, "drop_path": Float(0, 1, max_open=True),
+    "dropout": Float(0, 1, max_open=True),
+    "bn_momentum": Float(0, 1, none="a cumulative average"), "ae_frames": Int(1), "ae_hidden": Int(1),
+    "ae_layers": Int(1), "ae_bottleneck": Int(1), "proj_dim": Int(1), "temperature": _POSITIVE,
+    "contrastive_weight": Float(0), "contrastive_symmetric": Bool(), "exclude_positive": Bool(),
+    "segment_frames": Int(1, none="whole clips"), "eval_hop": Int(1, none="= segment_frames"), "time_shift": Bool(),
+    "time_mask": Int(0), "mixup_alpha": Float(0), "target_fraction": Float(0, 1, none="no re-weighting"),
+    "epochs": Int(1), "batch_size": Int(2, doc="an integer >= 2 (the contrastive loss needs negatives)"),
+    "lr": _POSITIVE, "lr_step": Int(1), "lr_gamma": _POSITIVE, "weight_decay": Float(0), "n_models": Int(1),
+    "ensemble": Choice(*ENSEMBLES)},
+    rules=(Rule("segment_frames", lambda p: None if p["segment_frames"] is None
+                or p["segment_frames"] >= p["ae_frames"]
+                else f"must be None (whole clips) or at least ae_frames={p['ae_frames']}"),))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -233,98 +114,11 @@ def clip_score(log_probs, own, ensemble: str = "mean") -> float:
     raise ConfigError(f"unknown ensemble {ensemble!r}; choose from {', '.join(ENSEMBLES)}")
 
 
-# ----------------------------------------------------------------------------------------------
-# network
-
-
-class ContrastiveAECNN(nn.Module):
-    """CNN classifier + AutoEncoder + contrastive projector (module docstring, step 2).
-
-    ``forward(x (B, n_mels, T)) -> logits (B, n_classes)``: the CNN branch alone (scoring);
-    ``features(x) -> (B, cnn.out_dim)`` its pooled features. The AE sees ``ae_frames``-frame
-    vectors of ``n_mels`` mels."""
-
-    def __init__(self, n_classes: int, n_mels: int = 128, width: float = 1.0, depth: float = 1.0,
-                 drop_path: float = 0.2, dropout: float = 0.2, bn_momentum: float = 0.01,
-                 ae_frames: int = 5, ae_hidden: int = 128, ae_layers: int = 4, ae_bottleneck: int = 32,
-                 proj_dim: int = 256):
-        super().__init__()
-        self.cnn = EfficientNet(width, depth, 1, drop_path, bn_momentum)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(self.cnn.out_dim, n_classes, bias=False)
-        self.ae_frames = ae_frames
-        self.ae = DenseAutoEncoder(ae_frames * n_mels, ae_hidden, ae_layers, ae_bottleneck)
-        self.projector = ContrastiveProjector(ae_bottleneck, self.cnn.out_dim, proj_dim, proj_dim, proj_dim)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cnn(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.cnn(x)))
-
-    def losses(self, x_ae: torch.Tensor, x_cnn: torch.Tensor, targets: torch.Tensor, temperature: float,
-               symmetric: bool, exclude_positive: bool) -> dict[str, torch.Tensor]:
-        """``mse``, ``ce`` and ``contrastive`` terms for segments ``x_ae`` (AE input) and
-        ``x_cnn`` (CNN input, e.g. masked), both ``(B, n_mels, T)``, and soft ``targets (B, C)``."""
-        vec = frame_vectors(x_ae, self.ae_frames)  # (B, V, 5 * M)
-        b, v, d = vec.shape
-        flat = vec.reshape(b * v, d)
-        code = self.ae.encode(flat)
-        mse = F.mse_loss(self.ae.decoder(code), flat)
-        feat = self.cnn(x_cnn)
-        ce = soft_cross_entropy(F.log_softmax(self.classifier(self.dropout(feat)), dim=1), targets)
-        z_ae, z_cnn = self.projector(code.reshape(b, v, -1).mean(dim=1), feat)
-        con = info_nce(z_cnn, z_ae, temperature, symmetric=symmetric, exclude_positive=exclude_positive)
-        return {"mse": mse, "ce": ce, "contrastive": con}
-
-
 def build_model(p: dict, n_classes: int) -> ContrastiveAECNN:
     """The network of params ``p`` for ``n_classes`` classes."""
     return ContrastiveAECNN(n_classes, p["n_mels"], p["width"], p["depth"], p["drop_path"], p["dropout"],
                             p["bn_momentum"], p["ae_frames"], p["ae_hidden"], p["ae_layers"],
                             p["ae_bottleneck"], p["proj_dim"])
-
-
-# ----------------------------------------------------------------------------------------------
-# parameters
-
-
-def check_params(p: dict) -> None:
-    """Raise :class:`ConfigError` naming the first bad parameter of ``p``."""
-    def bad(key, why):
-        raise ConfigError(f"{NAME}: parameter {key}={p[key]!r} {why}")
-
-    for key, allowed in (("ensemble", ENSEMBLES), ("median_filter", MEDIAN_MODES),
-                         ("classes", CLASS_MODES), ("scope", SCOPES)):
-        if p[key] not in allowed:
-            bad(key, f"is not one of {', '.join(map(str, allowed))}")
-
-    def positive_int(key):
-        return isinstance(p[key], int) and not isinstance(p[key], bool) and p[key] >= 1
-
-    for key in ("epochs", "batch_size", "n_models", "median_window", "ae_frames", "ae_hidden", "ae_layers",
-                "ae_bottleneck", "proj_dim", "lr_step", "n_mels"):
-        if not positive_int(key):
-            bad(key, "must be a positive integer")
-    if p["batch_size"] < 2:
-        bad("batch_size", "must be at least 2 (the contrastive loss needs negatives)")
-    if p["segment_frames"] is not None and (not positive_int("segment_frames") or p["segment_frames"] < p["ae_frames"]):
-        bad("segment_frames", f"must be None (whole clips) or an integer >= ae_frames ({p['ae_frames']})")
-    if p["eval_hop"] is not None and not positive_int("eval_hop"):
-        bad("eval_hop", "must be None (= segment_frames) or a positive integer")
-    if not isinstance(p["time_mask"], int) or p["time_mask"] < 0:
-        bad("time_mask", "must be a non-negative integer (frames; 0 = off)")
-    if p["target_fraction"] is not None and not 0.0 <= float(p["target_fraction"]) <= 1.0:
-        bad("target_fraction", "must be None (no re-weighting) or lie in [0, 1]")
-    for key in ("width", "depth", "temperature", "lr", "lr_gamma"):
-        if not float(p[key]) > 0:
-            bad(key, "must be positive")
-    for key in ("drop_path", "dropout"):
-        if not 0.0 <= float(p[key]) < 1.0:
-            bad(key, "must lie in [0, 1)")
-    for key in ("mixup_alpha", "contrastive_weight", "weight_decay"):
-        if not float(p[key]) >= 0:
-            bad(key, "must be >= 0")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,11 +142,7 @@ class _Group:
             raise DataError(f"{name}: clips of {frames} frames are shorter than the AE's {p['ae_frames']}-frame input")
         self.frames = frames
         self.hop = p["eval_hop"] or frames
-        allframes = np.concatenate(train_mels, axis=1)
-        self.mean = allframes.mean(axis=1, dtype=np.float64).astype(np.float32)[:, None]
-        self.std = (allframes.std(axis=1, dtype=np.float64) + 1e-12).astype(np.float32)[:, None]
-        self.train = [(m - self.mean) / self.std for m in train_mels]
-        self.test = [(m - self.mean) / self.std for m in test_mels]
+        self.mean, self.std, self.train, self.test = standardize_clips(train_mels, test_mels)
         all_rows = pd.concat([self.train_rows, self.test_rows], ignore_index=True)
         section = (all_rows["machine"] + "/" + all_rows["section"].astype(str)).to_numpy()
         label = section if p["classes"] == "section" else class_names(all_rows).to_numpy()
@@ -417,8 +207,8 @@ def _crop(mel: np.ndarray, frames: int, rng: np.random.Generator, shift: bool) -
 
 def batch_getter(group: _Group, p: dict):
     """``get_batch(idx, train) -> (segments (B, n_mels, frames), time_mask (B, frames) bool,
-    class index (B,))`` for :func:`asdlab.train.fit` (module docstring, step 4). With the weighted
-    sampler only ``len(idx)`` is used: the sampler picks the clips."""
+    class index (B,))`` for :func:`asdlab.train.fit` (docs/methods/contrastive_ae_cnn.md, step 4).
+    With the weighted sampler only ``len(idx)`` is used: the sampler picks the clips."""
     sampler = DomainBatchSampler(group.is_target, p["target_fraction"]) if p["target_fraction"] is not None else None
     y = torch.from_numpy(group.y_train)
     frames = group.frames
@@ -541,9 +331,8 @@ def clip_outputs(model: ContrastiveAECNN, mels: list[np.ndarray], frames: int, h
 
 def _run(ctx: RunContext) -> MethodOutput:
     p = ctx.params
-    check_params(p)
     groups, skipped = _groups(ctx)
-    train_frames, test_frames, metas, embs, centers, class_list, histories = [], [], [], [], [], [], []
+    train_rows, test_rows, train_s, test_s, metas, embs, centers, class_list, histories = ([] for _ in range(9))
     norm = {}
     for g in groups:
         mels = g.train + g.test
@@ -560,29 +349,26 @@ def _run(ctx: RunContext) -> MethodOutput:
         scores = np.array([clip_score(np.stack([o[i] for o in outputs]), g.own[i], p["ensemble"])
                            for i in range(len(mels))])
         nt = len(g.train)
-        train_frames.append(score_frame(g.train_rows, scores[:nt]))
-        test_frames.append(score_frame(g.test_rows, scores[nt:]))
+        train_rows.append(g.train_rows)
+        test_rows.append(g.test_rows)
+        train_s.append(scores[:nt])
+        test_s.append(scores[nt:])
         offset = len(class_list)
         class_list += g.classes
-        all_rows = pd.concat([g.train_rows.assign(split="train"), g.test_rows.assign(split="test")],
-                             ignore_index=True)
-        metas.append(all_rows.assign(**{"class": [g.classes[c] if c >= 0 else "" for c in g.class_index]},
-                                     class_index=np.where(g.class_index >= 0, g.class_index + offset, -1)))
-        norm[f"{g.name}_mean"], norm[f"{g.name}_std"] = g.mean[:, 0], g.std[:, 0]
-    train_scores = pd.concat(train_frames, ignore_index=True)
-    scores = pd.concat(test_frames, ignore_index=True)
-    add_decisions(train_scores, scores)
+        metas.append(clip_meta(pd.concat([g.train_rows, g.test_rows], ignore_index=True), class_list,
+                               np.where(g.class_index >= 0, g.class_index + offset, -1)))
+        norm[f"{g.name}_mean"], norm[f"{g.name}_std"] = g.mean, g.std
 
     folder = ctx.workdir
-    cols = ["file", "machine", "section", "domain", "label", "split", "attributes", "class", "class_index"]
-    artifacts = save_embeddings(folder, pd.concat(metas, ignore_index=True)[cols], np.concatenate(embs),
-                                centers=np.concatenate(centers), classes=class_list)
     atomic_write(folder / "checkpoints" / "normalization.npz", lambda fh: np.savez(fh, **norm))
     atomic_write(folder / "history.csv", lambda fh: pd.DataFrame(histories).to_csv(fh, index=False), text=True)
     shutil.rmtree(folder / "train", ignore_errors=True)
-    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
-                        skipped=skipped, artifacts=artifacts + ["history.csv"])
-
+    emb = Embeddings(pd.concat(metas, ignore_index=True), np.concatenate(embs), np.concatenate(centers),
+                     class_list)
+    return finish(pd.concat(train_rows, ignore_index=True), pd.concat(test_rows, ignore_index=True),
+                  np.concatenate(train_s), np.concatenate(test_s), embeddings=emb, skipped=skipped,
+                  artifacts=["history.csv"])
 
 register(Method(NAME, "AutoEncoder + EfficientNet-B0 trained jointly with MSE, cross-entropy and an "
-                      "InfoNCE loss between their representations; log-odds score of the section", PRESETS, _run))
+                      "InfoNCE loss between their representations; log-odds score of the section", PRESETS, _run,
+                SCHEMA))

@@ -1,20 +1,10 @@
-"""The Noisy-ArcMix family (seed 004): STgram/TASTgram-MobileFaceNet trained with CE, ArcFace,
-ArcMix or Noisy-ArcMix to classify machine x section x attribute (see
-:mod:`asdlab.data.classes`), scored by the clip's own class.
+"""The Noisy-ArcMix family (seed 004, Noisy-ArcMix, ICASSP 2024): ``stgram_arcface``,
+``tastgram_ce``, ``tastgram_arcface``, ``tastgram_arcmix``, ``tastgram_noisy_arcmix``.
 
-One model is trained over all machine types of the dataset, as the reference does. Clips are
-brought to ``seconds`` (random crop / copy-pad in training, the first ``seconds`` in scoring).
-Mixup (lambda ~ Beta(alpha, alpha) per batch) mixes the waveform and the log-mel with the same
-lambda and partner, as the reference, for the losses defined on mixed batches (ArcMix,
-Noisy-ArcMix); CE and ArcFace train on clean batches. The best epoch is chosen by the
-(margin) cross-entropy of a held-out ``val_fraction`` of the TRAINING clips.
-
-Scores (higher = more anomalous), ``backend``:
-``"logsoftmax"``: minus the log-softmax with margin at the clip's class (the reference);
-``"cosine"``: 1 - cosine between the embedding and its class center.
-A test clip whose class never occurs in training (anonymised evaluation files, an unseen
-attribute combination) gets the lowest score over the classes of its machine and section,
-i.e. it is scored against the class it resembles most.
+STgram/TASTgram-MobileFaceNet on waveforms ``(B, seconds * 16000)`` trained with CE, ArcFace,
+ArcMix or Noisy-ArcMix to classify machine x section x attribute; embeddings
+``(N, embedding_dim)``, scored at the clip's own class. Pipeline, parameters and presets:
+``docs/methods/gram_mfn.md``.
 """
 
 from __future__ import annotations
@@ -23,19 +13,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from asdlab.backends import get_backend, posterior
 from asdlab.data.audio import fix_length, read_many
 from asdlab.data.classes import encode_classes
-from asdlab.core.errors import ConfigError, DataError
 from asdlab.features import LogMelParams, log_mel
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register
+from asdlab.methods.schema import Choice, Float, Int, Schema
 from asdlab.nn.frontends import STgram, TASTgram
-from asdlab.nn.margins import LOSSES, MIXUP_LOSSES, cosine_distance_to_center, neg_log_softmax_score
+from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
 from asdlab.nn.mixup import mixup_batch
 from asdlab.nn.mobilefacenet import GramMFN
-from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
+from asdlab.train import TrainConfig, atomic_torch_save, fit
+from asdlab.train.embed import embed
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}
 BACKENDS = ("logsoftmax", "cosine")
+SCORERS = {"logsoftmax": "class_posterior", "cosine": "cosine_center"}
+"""``backend`` -> the registered back end (:mod:`asdlab.backends.registry`) that scores the clips."""
+CROP_POLICY = "first"
+"""Scoring crops (:func:`asdlab.train.embed.embed`): the first ``seconds`` of each clip, as the reference."""
 
 # The reference hyperparameters (paper preset); smaller presets change size and schedule only.
 _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedding_dim=128,
@@ -44,6 +40,12 @@ _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedd
 _COURSE = {**_PAPER, "width": 0.25, "epochs": 12, "batch_size": 32, "lr": 2e-3, "min_lr": 1e-4,
            "val_fraction": 0.1, "seconds": 4.0}
 _SMOKE = {**_COURSE, "width": 0.125, "epochs": 2, "batch_size": 16, "seconds": 1.0}
+SCHEMA = Schema({
+    "n_fft": Int(1), "hop": Int(1), "n_mels": Int(1), "tgram_win": Int(1), "width": Float(0, min_open=True),
+    "embedding_dim": Int(1), "s": Float(0, min_open=True), "m": Float(0), "alpha": Float(0, min_open=True),
+    "epochs": Int(1), "batch_size": Int(1), "lr": Float(0, min_open=True), "min_lr": Float(0),
+    "weight_decay": Float(0), "val_fraction": Float(0, 1, max_open=True), "seconds": Float(0, min_open=True),
+    "backend": Choice(*BACKENDS), "frontend": Choice(*FRONTENDS), "loss": Choice(*LOSSES)})
 
 
 def _presets(frontend: str, loss: str) -> dict:
@@ -94,50 +96,17 @@ def _batch_getter(waves: list[np.ndarray], labels: np.ndarray, n_samples: int):
 
 
 @torch.no_grad()
-def embed(model: GramMFN, waves: list[np.ndarray], n_samples: int, device: str = "cpu",
-          batch_size: int = 64) -> np.ndarray:
-    """Embeddings ``(N, embedding_dim)`` of clips brought to ``n_samples`` (fixed crop)."""
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    out = []
-    for start in range(0, len(waves), batch_size):
-        batch = np.stack([fix_length(w, n_samples, "fixed") for w in waves[start:start + batch_size]])
-        out.append(model(torch.from_numpy(batch).to(dev)).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.head.weight.shape[1]), np.float32)
-
-
-@torch.no_grad()
 def class_scores(model: GramMFN, emb: np.ndarray, class_index: np.ndarray, p: dict,
                  candidates: list[np.ndarray]) -> np.ndarray:
-    """Score of each embedding at its class; rows with class -1 take the minimum over their
-    ``candidates`` (the class indices of their machine and section)."""
-    head = model.head.cpu()
-    e = torch.from_numpy(emb)
-
-    def at(labels: np.ndarray) -> np.ndarray:
-        y = torch.from_numpy(labels)
-        if p["backend"] == "cosine":
-            return cosine_distance_to_center(head, e, y).numpy()
-        return neg_log_softmax_score(head, e, y, p["s"], p["m"]).numpy()
-
-    scores = at(np.maximum(class_index, 0))
-    unknown = np.flatnonzero(class_index < 0)
-    if len(unknown) == 0:
-        return scores
-    if any(len(candidates[i]) == 0 for i in unknown):
-        raise DataError("a test clip's class is unknown and its machine and section have no "
-                        "class in training")
-    needed = np.unique(np.concatenate([candidates[i] for i in unknown]))
-    per_class = {int(k): at(np.full(len(emb), k)) for k in needed}
-    for i in unknown:
-        scores[i] = min(per_class[int(k)][i] for k in candidates[i])
-    return scores
+    """Score of each embedding at its class by the model's head
+    (:func:`asdlab.backends.posterior.class_scores`); rows with class -1 take the minimum over
+    their ``candidates`` (the class indices of their machine and section)."""
+    kind = "cosine" if p["backend"] == "cosine" else "logsoftmax"
+    return posterior.class_scores(emb, model.head.cpu().centers(), class_index, candidates, kind, p["s"], p["m"])
 
 
 def _run(ctx: RunContext) -> MethodOutput:
     p = ctx.params
-    if p["backend"] not in BACKENDS:
-        raise ConfigError(f"unknown backend {p['backend']!r}; choose from {', '.join(BACKENDS)}")
     table = ctx.table
     train_w, train_rows, skipped = _waves(table[table["split"] == "train"], ctx)
     test_w, test_rows, skipped_test = _waves(table[table["split"] == "test"], ctx)
@@ -157,19 +126,16 @@ def _run(ctx: RunContext) -> MethodOutput:
     (ctx.workdir / "train.ckpt").unlink(missing_ok=True)
     pd.DataFrame(result.history).to_csv(ctx.workdir / "history.csv", index=False)
 
-    emb_train = embed(model, train_w, n_samples, ctx.device)
-    emb_test = embed(model, test_w, n_samples, ctx.device)
-    section_classes = {}
-    for k, c in enumerate(classes):
-        section_classes.setdefault(tuple(c.split("/")[:2]), []).append(k)
-    cand = [np.array(section_classes.get((m, s), []), dtype=np.int64)
-            for m, s in zip(test_rows["machine"], test_rows["section"])]
-    s_train = class_scores(model, emb_train, y_train, p, [np.array([], np.int64)] * len(y_train))
-    s_test = class_scores(model, emb_test, y_test, p, cand)
+    emb_train, emb_test = (embed(model, w, n_samples, CROP_POLICY, device=ctx.device,
+                                 embedding_dim=p["embedding_dim"]) for w in (train_w, test_w))
+    meta_train, meta_test = clip_meta(train_rows, classes, y_train), clip_meta(test_rows, classes, y_test)
+    centers = model.head.centers().detach().numpy()
+    sm = {"s": p["s"], "m": p["m"]} if p["backend"] == "logsoftmax" else {}
+    scorer = get_backend(SCORERS[p["backend"]], centers=centers, **sm).fit(emb_train, meta_train)
+    s_train, s_test = scorer.score(emb_train, meta_train), scorer.score(emb_test, meta_test)
 
-    meta = pd.concat([clip_meta(train_rows, classes, y_train), clip_meta(test_rows, classes, y_test)],
-                     ignore_index=True)
-    emb = Embeddings(meta, np.concatenate([emb_train, emb_test]), model.head.centers().detach().numpy(), classes)
+    meta = pd.concat([meta_train, meta_test], ignore_index=True)
+    emb = Embeddings(meta, np.concatenate([emb_train, emb_test]), centers, classes)
     return finish(train_rows, test_rows, s_train, s_test, embeddings=emb, skipped=skipped + skipped_test,
                   artifacts=["history.csv"])
 
@@ -182,4 +148,4 @@ _SUMMARIES = {
     ("tastgram", "noisy_arcmix"): "TASTgram-MFN with Noisy-ArcMix (one pass, margin on the un-permuted label)",
 }
 for (_fe, _loss), _summary in _SUMMARIES.items():
-    register(Method(f"{_fe}_{_loss}", _summary, _presets(_fe, _loss), _run))
+    register(Method(f"{_fe}_{_loss}", _summary, _presets(_fe, _loss), _run, SCHEMA))

@@ -1,85 +1,16 @@
 """Pseudo labels from guided clustering (seed 001, CUP DCASE2024): method ``guided_clustering``.
 
-Pipeline (``shared/METHODS.md`` section 7), on the log-mels of :mod:`asdlab.methods.sc_adacos`
-(same feature cache, length fixing and per-mel-bin standardisation, imported from there):
-
-1. **DeepCluster pretraining** on every training clip of every machine: ``pretrain_rounds``
-   rounds of (a) embed all clips, PCA-whiten to ``pca_dim`` dimensions and L2-normalise
-   (:class:`asdlab.analysis.pseudo_labels.WhitenL2`), (b) k-means with ``pretrain_clusters`` clusters,
-   (c) a fresh linear classifier head, (d) ``pretrain_epochs`` epochs of cross-entropy on the
-   assignments, sampling clips uniformly over the clusters
-   (:func:`asdlab.analysis.pseudo_labels.uniform_over_clusters`). ``history.csv`` logs per round the NMI
-   between consecutive assignments (``nmi_prev``), with the machine types (``nmi_machine``), and
-   the loss.
-2. **Guided fine-tuning** on the training clips of the machines WITH attributes: a fresh linear
-   head, loss ``L_a + pair_weight * L_b``: cross-entropy over the attribute sub-categories
-   (classes ``machine/section/attributes`` of :mod:`asdlab.data.classes`, eq. 1) plus the pair
-   loss of eq. 2 (:mod:`asdlab.nn.pairloss`; ``pair_mode``, floor ``pair_eps``).
-3. **Pseudo labels**: per machine WITHOUT attributes (every training file name says
-   ``noAttribute``), the fine-tuned network's embeddings of its training clips, transformed by
-   ``cluster_transform``, k-means with ``n_pseudo`` clusters (an integer, or ``"silhouette"``:
-   the best silhouette coefficient over ``n_pseudo_range = [lo, hi]``). Clusters are numbered
-   by size (0 = largest). The machine's test clips are assigned to the nearest cluster center
-   too (``embeddings.csv`` only; they never reach the scorer).
-4. **ASD model**: :mod:`asdlab.methods.sc_adacos` with preset ``scorer_preset`` (+
-   ``scorer_overrides``) trained on a copy of the clip table whose hidden machines' training
-   clips carry the attribute string ``pseudo<k>`` (classes ``machine/section/pseudo<k>``); its
-   scores are this method's. With ``baseline`` (default) the same scorer is also trained on the
-   original table (machine/section labels for the hidden machines), so the run holds the gain
-   of the pseudo labels over machine-only labels.
-
-Where this departs from or fills in the paper (which gives no hyperparameters at all):
-
-- No AudioSet: step 1 pretrains on the dataset's own training clips (all machine types).
-- The network is asdlab's modified ResNet of sub-cluster AdaCos (``encoder="resnet"``, the
-  paper's ASD model [8]) or MobileFaceNet, not AlexNet; embeddings are the encoder's output
-  (``embedding_dim``), the classifier heads are linear layers on top.
-- Adam (``lr``), not DeepCluster's SGD; Adam's state restarts with every round's new head.
-  Per round, training keeps the last epoch's weights.
-- ``pca_dim`` is capped at the rank the clips support (:class:`WhitenL2`). DeepCluster's
-  empty-cluster re-splitting is left to scikit-learn's k-means, which re-seats empty clusters.
-- Eq. 2: one partner per clip drawn uniformly from the rest of the batch, mean over the batch;
-  a floor ``pair_eps`` on the distance of different-sub-category pairs (see :mod:`asdlab.nn.pairloss`).
-- Step 3's ``cluster_transform``: ``"none"`` (the paper: k-means on the embeddings), ``"l2"``,
-  or ``"whiten_l2"`` (step 1's transform with ``cluster_pca_dim`` dimensions: whitening many
-  dimensions of ~100 clips makes every clip equidistant, so keep it small).
-
-Run folder (besides the usual scores and metrics, which are the pseudo-labelled scorer's):
-``pseudo_labels.csv``, ``pseudo_k.csv`` (silhouette per candidate k), and, on factory data
-(:func:`asdlab.analysis.factory_ground_truth`), ``cluster_quality.csv`` (per hidden machine: ARI,
-NMI, homogeneity, completeness, purity of the pseudo labels against the true attributes, and
-``ari_``/``nmi_`` of the same k-means on the pretrained-only network (``_pretrained``) and on
-time-averaged log-mels (``_features``) for comparison) and ``contingency.csv``
-(:mod:`asdlab.analysis.pseudo_labels` reads all of them); ``embeddings.npy`` / ``embeddings.csv`` (the
-fine-tuned network, every clip, with a ``pseudo_label`` column: -1 for machines with attributes)
-with ``centers.npy`` / ``classes.csv`` (normalised mean training embedding per class, the
-pseudo classes included); ``history.csv``; ``checkpoints/guided_net.pt`` (reused when a run is
-resumed); ``scorer/`` (the sc_adacos run on true + pseudo labels: its embeddings, ensemble,
-checkpoints); with ``baseline``: ``machine_only/`` (the same on machine-only labels, with its
-scores), ``metrics_machine_only.csv``, ``table_machine_only.csv``, ``pseudo_label_gain.csv`` /
-``.json``; ``guided_clustering.json`` (machines, chosen k, notes such as a missing ground truth).
-
-Presets (the scorer runs at the same scale: sc_adacos ``smoke`` / ``course`` / ``paper``):
-
-=====================  ==========  ==========  =============================================
-parameter              smoke       course      paper
-=====================  ==========  ==========  =============================================
-width, embedding_dim   0.125, 32   0.25, 64    1.0, 128 (sc_adacos' network)
-pretrain rounds x ep.  2 x 1       6 x 1       500 x 1 (DeepCluster: 500 epochs, reassigned each)
-pretrain_clusters      4           32          100 (DeepCluster: 10000 for 1.3 M images)
-pca_dim                8           32          256 (DeepCluster)
-finetune_epochs        2           10          100
-pair_weight, pair_eps  1.0, 0.1    1.0, 0.1    1.0, 0.1 (not given by the paper)
-n_pseudo (range)       2           silhouette  silhouette over [2, 16] (course: [2, 12])
-cluster_transform      none        none        none (the paper)
-=====================  ==========  ==========  =============================================
+DeepCluster pretraining and guided fine-tuning (CE + pair loss) of an encoder on standardised
+log-mels ``(B, n_mels, frames)``, k-means pseudo labels for the machines without attributes,
+then sub-cluster AdaCos (run through the registry) scores on true + pseudo labels; embeddings
+``(N, embedding_dim)`` of the fine-tuned encoder. Pipeline, parameters and presets:
+``docs/methods/guided_clustering.md``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -91,19 +22,18 @@ from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.groundtruth import factory_ground_truth
 from asdlab.data.classes import HIDDEN, class_names
 from asdlab.artifacts.embeddings import save_embeddings
-from asdlab.core.errors import ConfigError, DataError
+from asdlab.core.errors import ConfigError
 from asdlab.methods import PRESETS as PRESET_NAMES
-from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split,
-                            get_method, register)
-from asdlab.nn.mobilefacenet import MobileFaceNet
+from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, get_method, register
+from asdlab.methods.pipeline import fixed_log_mels
+from asdlab.methods.schema import Bool, Choice, Dict, Float, Int, List, Rule, Schema, any_of
+from asdlab.nn.composite import GUIDED_ENCODERS, GuidedNet
 from asdlab.nn.pairloss import PAIR_MODES, pair_loss
-from asdlab.features.frames import fix_frames, standardize
-from asdlab.nn.resnet import ModifiedResNet
-from asdlab.train.embed import embed_arrays
 from asdlab.train import TrainConfig, atomic_torch_save, epoch_batches, fit
+from asdlab.train.embed import embed_arrays
 
 NAME = "guided_clustering"
-ENCODERS = ("resnet", "mobilefacenet")
+ENCODERS = GUIDED_ENCODERS
 CLUSTER_TRANSFORMS = ("none", "l2", "whiten_l2")
 
 _PAPER = dict(n_mels=128, n_fft=1024, hop=512, frames=None, encoder="resnet", width=1.0, embedding_dim=128,
@@ -121,41 +51,29 @@ _SMOKE = {**_COURSE, "width": 0.125, "embedding_dim": 32, "batch_size": 16, "pre
 PRESETS = {"smoke": _SMOKE, "course": _COURSE, "paper": _PAPER}
 
 
-def _is_int(v, lo: int) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo
+def _scorer_problem(p: dict) -> str | None:
+    """Why ``scorer_preset`` + ``scorer_overrides`` are no valid sc_adacos parameters, or None."""
+    try:
+        get_method("sc_adacos").params(p["scorer_preset"], p["scorer_overrides"])
+    except ConfigError as e:
+        return str(e)
+    return None
 
 
-def _check_params(p: dict) -> dict:
-    """Validated copy of the parameters; clear errors name the parameter and what is allowed."""
-    p = dict(p)
-    for key, allowed in (("encoder", ENCODERS), ("pair_mode", PAIR_MODES),
-                         ("cluster_transform", CLUSTER_TRANSFORMS), ("scorer_preset", PRESET_NAMES)):
-        if p[key] not in allowed:
-            raise ConfigError(f"unknown {key} {p[key]!r}; choose from {', '.join(allowed)}")
-    for key, lo in (("pretrain_rounds", 0), ("pretrain_epochs", 1), ("pretrain_clusters", 2),
-                    ("finetune_epochs", 0), ("batch_size", 2), ("embedding_dim", 1), ("kmeans_n_init", 1)):
-        if not _is_int(p[key], lo):
-            raise ConfigError(f"{key} must be an integer >= {lo}, got {p[key]!r}")
-    for key in ("pca_dim", "cluster_pca_dim"):
-        if p[key] is not None and not _is_int(p[key], 1):
-            raise ConfigError(f"{key} must be a positive integer or None (all dimensions), got {p[key]!r}")
-    if not p["width"] > 0:
-        raise ConfigError(f"width must be positive, got {p['width']!r}")
-    if not p["pair_weight"] >= 0:
-        raise ConfigError(f"pair_weight (lambda of eq. 3) must be >= 0, got {p['pair_weight']!r}")
-    if not p["pair_eps"] > 0:
-        raise ConfigError(f"pair_eps (the distance floor of eq. 2) must be > 0, got {p['pair_eps']!r}")
-    if p["n_pseudo"] != "silhouette" and not _is_int(p["n_pseudo"], 1):
-        raise ConfigError(f"n_pseudo must be a positive integer or 'silhouette', got {p['n_pseudo']!r}")
-    r = p["n_pseudo_range"]
-    if not (isinstance(r, (list, tuple)) and len(r) == 2 and all(_is_int(v, 2) for v in r) and r[0] <= r[1]):
-        raise ConfigError(f"n_pseudo_range must be [lo, hi] with 2 <= lo <= hi, got {r!r}")
-    p["n_pseudo_range"] = [int(r[0]), int(r[1])]
-    if not isinstance(p["baseline"], bool):
-        raise ConfigError(f"baseline must be true or false, got {p['baseline']!r}")
-    if not isinstance(p["scorer_overrides"], dict):
-        raise ConfigError(f"scorer_overrides must be a dict of sc_adacos parameters, got {p['scorer_overrides']!r}")
-    return p
+SCHEMA = Schema({
+    "n_mels": Int(1), "n_fft": Int(1), "hop": Int(1), "frames": Int(7, none="the most common training length"),
+    "encoder": Choice(*ENCODERS), "width": Float(0, min_open=True), "embedding_dim": Int(1), "batch_size": Int(2),
+    "lr": Float(0, min_open=True), "weight_decay": Float(0), "pretrain_rounds": Int(0), "pretrain_epochs": Int(1),
+    "pretrain_clusters": Int(2), "pca_dim": Int(1, none="all dimensions"), "finetune_epochs": Int(0),
+    "pair_weight": Float(0), "pair_eps": Float(0, min_open=True), "pair_mode": Choice(*PAIR_MODES),
+    "n_pseudo": any_of(Int(1), Choice("silhouette")),
+    "n_pseudo_range": List(Int(2), length=2, normalize=lambda r: [int(r[0]), int(r[1])]),
+    "cluster_transform": Choice(*CLUSTER_TRANSFORMS), "cluster_pca_dim": Int(1, none="all dimensions"),
+    "kmeans_n_init": Int(1), "scorer_preset": Choice(*PRESET_NAMES),
+    "scorer_overrides": Dict(doc="a dict of sc_adacos parameters"), "baseline": Bool()},
+    rules=(Rule("n_pseudo_range", lambda p: None if p["n_pseudo_range"][0] <= p["n_pseudo_range"][1]
+                else "expected [lo, hi] with lo <= hi"),
+           Rule("scorer_overrides", _scorer_problem)))
 
 
 def _scorer_params(p: dict) -> dict:
@@ -167,38 +85,7 @@ def _scorer_params(p: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-# network
-
-
-class _MFN(nn.Module):
-    """MobileFaceNet on one-channel log-mels: ``(B, n_mels, T) -> (B, embedding_dim)``."""
-
-    def __init__(self, embedding_dim: int, width: float):
-        super().__init__()
-        self.net = MobileFaceNet(1, embedding_dim, width)
-        self.embedding_dim = embedding_dim
-
-    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
-        return self.net(logmel.unsqueeze(1))
-
-
-class GuidedNet(nn.Module):
-    """Encoder + a replaceable linear ``head``; ``forward(logmel (B, n_mels, T)) -> (B, D)``
-    embeddings (the head is applied by the losses)."""
-
-    def __init__(self, encoder: str = "resnet", n_mels: int = 128, embedding_dim: int = 128, width: float = 1.0):
-        super().__init__()
-        self.encoder = (ModifiedResNet(n_mels, embedding_dim, width) if encoder == "resnet"
-                        else _MFN(embedding_dim, width))
-        self.embedding_dim = embedding_dim
-        self.head = nn.Identity()
-
-    def new_head(self, n_classes: int) -> None:
-        """A fresh linear classifier ``(D -> n_classes)`` (seed torch's RNG before)."""
-        self.head = nn.Linear(self.embedding_dim, n_classes)
-
-    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
-        return self.encoder(logmel)
+# training
 
 
 class _Recorder:
@@ -239,17 +126,9 @@ class _Data:
     """Standardised log-mels of all readable clips (rows = train then test) and the machine groups."""
 
     def __init__(self, ctx: RunContext):
-        p = ctx.params
-        feats, self.skipped = log_mels(ctx.table, ctx)
-        rows, feats, is_train = readable_split(ctx.table, feats, NAME)
-        frames = p["frames"] or Counter(f.shape[1] for f, t in zip(feats, is_train) if t).most_common(1)[0][0]
-        if frames < 7:
-            raise DataError(f"the training clips are only {frames} frames long; the encoders need at least 7 "
-                            "(set frames=...)")
-        x = np.stack([fix_frames(f, frames) for f in feats])
-        self.mean, self.std, self.x_train, self.x_test = standardize(x[is_train], x[~is_train])
-        self.train_rows = rows[is_train].reset_index(drop=True)
-        self.test_rows = rows[~is_train].reset_index(drop=True)
+        mels = fixed_log_mels(ctx, NAME, min_frames=7)  # both encoders' minimum
+        self.skipped, self.x_train, self.x_test = mels.skipped, mels.x_train, mels.x_test
+        self.train_rows, self.test_rows = mels.train_rows, mels.test_rows
         self.all_rows = pd.concat([self.train_rows, self.test_rows], ignore_index=True)
         self.n_train = len(self.train_rows)
         attrs = self.train_rows["attributes"].fillna("").astype(str)
@@ -459,7 +338,9 @@ def _quality(ctx, data: _Data, pseudo: pd.DataFrame, pretrained, ks: dict, notes
     return [pl.QUALITY_FILE, pl.CONTINGENCY_FILE]
 
 
-def _save_embeddings(ctx, data: _Data, emb: np.ndarray, per_row: np.ndarray) -> list[str]:
+def _embeddings(data: _Data, emb: np.ndarray, per_row: np.ndarray) -> Embeddings:
+    """The fine-tuned network's embeddings of every clip, classes with the pseudo classes, and
+    per class the normalised mean of its normalised training embeddings."""
     rows = data.all_rows
     cls = class_names(rows).to_numpy(dtype=object)
     has = per_row >= 0
@@ -474,7 +355,7 @@ def _save_embeddings(ctx, data: _Data, emb: np.ndarray, per_row: np.ndarray) -> 
     centers = centers / np.maximum(np.linalg.norm(centers, axis=1, keepdims=True), 1e-12)
     cols = ["file", "machine", "section", "domain", "label", "split", "attributes"]
     meta = rows[cols].assign(**{"class": cls}, class_index=class_index, pseudo_label=per_row)
-    return save_embeddings(ctx.workdir, meta, emb, centers=centers, classes=names)
+    return Embeddings(meta, emb, centers, names)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -494,13 +375,15 @@ def pseudo_table(table: pd.DataFrame, pseudo: pd.DataFrame) -> pd.DataFrame:
 
 
 def _score(ctx: RunContext, name: str, table: pd.DataFrame, params: dict) -> MethodOutput:
-    """sc_adacos on ``table`` in the sub-folder ``name`` of the run."""
+    """sc_adacos on ``table`` in the sub-folder ``name`` of the run (with its embeddings)."""
     sub = RunContext(table=table, params=dict(params), seed=ctx.seed, workdir=ctx.workdir / name,
                      cache_dir=ctx.cache_dir, device=ctx.device, progress=ctx.progress,
                      skip_unreadable=ctx.skip_unreadable, data_root=ctx.data_root)
     torch.manual_seed(ctx.seed)
     out = get_method("sc_adacos").run(sub)
-    out.artifacts = [f"{name}/{a}" for a in out.artifacts]
+    e = out.embeddings
+    saved = save_embeddings(sub.workdir, e.meta, e.vectors, e.centers, e.classes) if e is not None else []
+    out.artifacts = [f"{name}/{a}" for a in saved + out.artifacts]
     return out
 
 
@@ -545,7 +428,7 @@ def _gain(ctx, data: _Data, pseudo_out: MethodOutput, base_out: MethodOutput) ->
 
 
 def _run(ctx: RunContext) -> MethodOutput:
-    p = ctx.params = _check_params(ctx.params)
+    p = ctx.params
     scorer = _scorer_params(p)
     data = _Data(ctx)
     model, pretrained, history, notes = _network(ctx, data)
@@ -556,7 +439,6 @@ def _run(ctx: RunContext) -> MethodOutput:
     atomic_write(folder / pl.PSEUDO_K_FILE, lambda fh: sil.to_csv(fh, index=False), text=True)
     atomic_write(folder / "history.csv", lambda fh: pd.DataFrame(history).to_csv(fh, index=False), text=True)
     artifacts = [pl.PSEUDO_FILE, pl.PSEUDO_K_FILE, "history.csv", "checkpoints/guided_net.pt"]
-    artifacts += _save_embeddings(ctx, data, emb, per_row)
     if not data.hidden:
         notes.append("no machine type without attributes: nothing to pseudo-label")
     artifacts += _quality(ctx, data, pseudo, pretrained, ks, notes)
@@ -577,9 +459,10 @@ def _run(ctx: RunContext) -> MethodOutput:
     atomic_write_text(folder / "guided_clustering.json", json.dumps(info, indent=2) + "\n")
     artifacts.append("guided_clustering.json")
     shutil.rmtree(folder / "train_gc", ignore_errors=True)
-    return MethodOutput(scores=out.scores[SCORE_COLUMNS], train_scores=out.train_scores[SCORE_COLUMNS],
-                        skipped=data.skipped, artifacts=artifacts)
+    return MethodOutput(scores=out.scores, train_scores=out.train_scores, skipped=data.skipped,
+                        artifacts=artifacts, embeddings=_embeddings(data, emb, per_row))
 
 
 register(Method(NAME, "pseudo labels for machines without attributes from DeepCluster pretraining "
-                "+ guided fine-tuning (CE + pair loss) + k-means, scored by sub-cluster AdaCos", PRESETS, _run))
+                "+ guided fine-tuning (CE + pair loss) + k-means, scored by sub-cluster AdaCos", PRESETS, _run,
+                SCHEMA))

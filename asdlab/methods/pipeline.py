@@ -1,9 +1,10 @@
 """The stages every recipe shares: the run context, clip loading, and the tail that turns
 per-clip scores and embeddings into a :class:`MethodOutput` (score frames, decisions).
 
-A neural recipe is: load clips (:func:`log_mels` / waveforms) -> train an encoder -> embed whole
-clips -> a back end scores embeddings -> :func:`finish`. The run folder itself (scores,
-submission, metrics, ``embeddings.npy`` / ``embeddings.csv``) is written by :mod:`asdlab.runs`.
+A neural recipe is: load clips (:func:`log_mels`, :func:`fixed_log_mels`, :func:`waveforms`) ->
+train an encoder -> embed whole clips -> a back end scores embeddings -> :func:`finish`. The run
+folder itself (scores, submission, metrics, ``embeddings.npy`` / ``embeddings.csv``) is written
+by :mod:`asdlab.runs`.
 """
 
 from __future__ import annotations
@@ -131,3 +132,52 @@ def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.Da
     if not is_train.any():
         raise DataError(f"no readable training clips: {method} needs normal training clips")
     return rows, [f for f in feats if f is not None], is_train
+
+
+def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd.DataFrame, list]:
+    """The waveforms ``(n,)`` float32 of the clips of ``rows``: ``(waves, readable rows
+    (re-indexed), skipped)``, unreadable clips skipped (and listed) with ``ctx.skip_unreadable``."""
+    from asdlab.data.audio import read_many
+
+    waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable)
+    bad = {str(p) for p, _ in skipped}
+    keep = ~rows["path"].astype(str).isin(bad).to_numpy()
+    return waves, rows[keep].reset_index(drop=True), skipped
+
+
+@dataclasses.dataclass
+class FixedLogMels:
+    """Standardised fixed-length log-mels of the readable clips: ``x_train`` ``(N, n_mels, T)``
+    and ``x_test`` ``(M, n_mels, T)`` float32, row-aligned ``train_rows`` / ``test_rows``, the
+    per-mel-bin ``mean`` and ``std`` ``(n_mels,)`` of the training frames, and ``skipped``."""
+
+    train_rows: pd.DataFrame
+    test_rows: pd.DataFrame
+    x_train: np.ndarray
+    x_test: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    skipped: list
+
+
+def fixed_log_mels(ctx: RunContext, method: str, min_frames: int = 1) -> FixedLogMels:
+    """:func:`log_mels` of every clip of ``ctx.table``, brought to ``ctx.params["frames"]``
+    frames (None: the most common length of the training clips; first frames kept, shorter
+    clips tiled: :func:`asdlab.features.frames.fix_frames`) and standardised per mel bin with
+    the training frames (:func:`asdlab.features.frames.standardize`). A :class:`DataError`
+    naming ``method`` when that length is below ``min_frames``."""
+    from collections import Counter
+
+    from asdlab.features.frames import fix_frames, standardize
+
+    feats, skipped = log_mels(ctx.table, ctx)
+    rows, feats, is_train = readable_split(ctx.table, feats, method)
+    lengths = Counter(f.shape[1] for f, t in zip(feats, is_train) if t)
+    frames = ctx.params.get("frames") or lengths.most_common(1)[0][0]
+    if frames < min_frames:
+        raise DataError(f"{method}: the training clips are only {frames} frames long; its network needs at "
+                        f"least {min_frames} (set frames=...)")
+    x = np.stack([fix_frames(f, frames) for f in feats])
+    mean, std, x_train, x_test = standardize(x[is_train], x[~is_train])
+    return FixedLogMels(rows[is_train].reset_index(drop=True), rows[~is_train].reset_index(drop=True),
+                        x_train, x_test, mean, std, skipped)

@@ -1,5 +1,6 @@
-"""The method registry: a :class:`Method` is a recipe's presets, its parameter check and its
-``run(ctx) -> MethodOutput``; :func:`asdlab.runs.run_method` runs one into a run folder."""
+"""The method registry: a :class:`Method` is a recipe's presets, its parameter
+:class:`~asdlab.methods.schema.Schema` and its ``run(ctx) -> MethodOutput``;
+:func:`asdlab.runs.run_method` runs one into a run folder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Callable
 
 from asdlab.core.errors import ConfigError
 from asdlab.methods.pipeline import MethodOutput, RunContext
+from asdlab.methods.schema import Schema
 
 PRESETS = ("smoke", "course", "paper")
 
@@ -15,17 +17,18 @@ PRESETS = ("smoke", "course", "paper")
 @dataclasses.dataclass
 class Method:
     """A registered method: ``name``, one-line ``summary``, ``presets`` name -> params dict,
-    ``run(ctx) -> MethodOutput`` and ``check(params) -> params``, which validates (and may
-    normalise) a parameter set before any work."""
+    ``run(ctx) -> MethodOutput`` and ``schema``, the rule of every parameter of the presets."""
 
     name: str
     summary: str
     presets: dict[str, dict]
     run: Callable[[RunContext], MethodOutput]
-    check: Callable[[dict], dict] | None = None
+    schema: Schema
 
     def params(self, preset: str, overrides: dict | None = None) -> dict:
-        """The preset's parameters with ``overrides`` applied; unknown keys are an error."""
+        """The preset's parameters with ``overrides`` applied, checked and normalised by the
+        schema; an unknown preset or key, or a value the schema refuses, is a
+        :class:`ConfigError` naming the method and the parameter, raised before any work."""
         if preset not in self.presets:
             raise ConfigError(f"method {self.name!r} has no preset {preset!r} (choose from {sorted(self.presets)})")
         params = dict(self.presets[preset])
@@ -33,19 +36,27 @@ class Method:
             if key not in params:
                 raise ConfigError(f"method {self.name!r} has no parameter {key!r} (known: {sorted(params)})")
             params[key] = value
-        return self.check(params) if self.check else params
+        return self.schema.validate(params, self.name)
 
 
 REGISTRY: dict[str, Method] = {}
 
 
 def register(method: Method) -> Method:
-    """Add ``method`` to the registry (names are unique)."""
+    """Add ``method`` to the registry (names are unique). Every preset must have exactly the
+    schema's parameters and pass it."""
     if method.name in REGISTRY:
         raise ValueError(f"method {method.name!r} is already registered")
     missing = set(PRESETS) - set(method.presets)
     if missing:
         raise ValueError(f"method {method.name!r} lacks presets {sorted(missing)}")
+    for preset, values in method.presets.items():
+        keys, schema_keys = set(values), set(method.schema.params)
+        if keys != schema_keys:
+            raise ValueError(f"method {method.name!r}: preset {preset} and the schema differ: parameters "
+                             f"without a schema entry {sorted(keys - schema_keys)}, schema entries without "
+                             f"a parameter {sorted(schema_keys - keys)}")
+        method.schema.validate(values, method.name, f"preset {preset}")
     REGISTRY[method.name] = method
     return method
 

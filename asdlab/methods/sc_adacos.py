@@ -1,88 +1,31 @@
 """Sub-cluster AdaCos with GMM back ends (seed 002, Wilkinghoff DCASE2021): method ``sc_adacos``.
 
-Pipeline (``shared/METHODS.md`` section 4):
-
-1. Log-mels (128 mels, n_fft 1024, hop 512, dB; from the feature cache) of every clip, brought
-   to ``frames`` frames (default: the most common length of the training clips; longer clips
-   keep their first frames, shorter ones are tiled), standardised per mel bin with the mean and
-   standard deviation of all training frames.
-2. The modified ResNet (:mod:`asdlab.nn.resnet`) with one or two sub-cluster AdaCos heads
-   (:mod:`asdlab.nn.adacos`), summed with equal weights: head 1 classifies machine/section,
-   head 2 the attribute class of :mod:`asdlab.data.classes` (machine/section/attributes, or
-   machine/section where attributes are hidden). Adam (lr 1e-3), mixup with the reversed batch
-   on every batch, all training clips (no validation split).
-3. Ensemble: one network per ``K`` in ``ks`` (the same ``K`` for both heads); after every
-   ``snapshot_every`` epochs the embeddings are extracted and scored; all scores are summed.
-   ``heads``: ``"two"``, ``"one"`` or ``"both"``: train both ensembles and take, per machine
-   type, the one named by ``head_choice``: ``"paper"`` (seed 002 section 2.5: two heads for
-   ToyCar, ToyTrain, pump, slider, one head for fan, gearbox, valve, two for any other machine),
-   ``"oracle"`` (the ensemble with the higher official score of that machine on the TEST labels,
-   which is how the paper chose on its development set: it uses labels a real system does not
-   have), or a dict ``{machine: "one" | "two"}``.
-4. Back end ``backend``: ``"gmm"`` (seed 002 eq. 2-4, :mod:`asdlab.backends.gmm`) or ``"cosine"``:
-   ``1 - max cos`` to the sub-cluster centers of the clip's machine/section class, plus (two
-   heads) the smallest such distance over the attribute classes of its section. The temporal-max
-   term of eq. 4 is added to the source-domain score of the machine types in ``tmax_machines``
-   (the paper: valve; default none), in every ensemble member as eq. 4 defines a member's score.
-5. Decisions (seed 002 section 2.6): threshold = ``threshold_q`` (90th) percentile of the
-   training clips' scores of the same machine, section and domain; test clips whose domain is
-   unknown use the source threshold. With the GMM back end a target-domain clip is decided on the
-   first term of eq. 3 only (the section GMM), for training and test clips alike, because the
-   target GMM's components sit on the target training clips.
-
-``domain_rule``: ``"clip"`` (the paper) scores each clip by the formula of its own domain, as
-DCASE2021 knew it; test clips with an unknown domain (anonymised evaluation files) get eq. 2.
-``"min"`` scores every clip by ``section + min(attribute (+ tmax), target)``, needing no domain
-(not in the paper: DCASE 2022 onwards mixes the domains in AUC(target) and pAUC, where the two
-formulas' different scales hurt; see :func:`member_scores`).
-
-Run folder extras: ``embeddings.npy`` / ``embeddings.csv`` of the primary member (the first head
-configuration, largest ``K``, last snapshot) with ``centers.npy`` / ``classes.csv`` (per class,
-the normalised mean of its sub-cluster centers; the attribute head's classes with two heads,
-machine/section with one) and ``subcluster_centers.npy`` ``(C, K, D)``; ``checkpoints/<heads>_k<K>.pt``
-(final weights of every member) and ``checkpoints/normalization.npz`` (mel mean and std);
-``ensemble.csv`` (members and snapshot epochs); ``score_terms.csv`` (per clip and head
-configuration, the ensemble-summed section, attribute and target terms, and one member's tmax
-term: the score adds it once per member); ``history.csv``.
-
-Other parameters: ``width`` (ResNet channels), ``embedding_dim`` (128), ``batch_size``, ``lr``,
-``weight_decay`` (2e-5 with Adam's coupled decay = the reference's Keras L2 of 1e-5 on kernels,
-here on every parameter), ``mixup`` (True), ``trainable_centers`` (True, the 2021 system),
-``angle`` (the scale update's angle rule, :mod:`asdlab.nn.adacos`), ``reg_covar`` (1e-3),
-``gmm_weighted`` (True: weighted component likelihoods as in the paper; False: unweighted as
-the 2020 reference code).
-
-Presets: ``paper`` = the paper (width 1, batch 64, 400 epochs, snapshots every 100, K in
-{1, 2, 4, 8, 16}, one- and two-head ensembles chosen per machine as the paper did: 40 snapshots
-of 10 networks); ``course`` = width 0.25, two heads, K in {2, 4}, 16 epochs, snapshots every 8,
-batch 32 (4 summed snapshots; about 75 s of one CPU core on the course factory data);
-``smoke`` = width 0.125, K = 2, 2 epochs, snapshots every epoch, batch 16.
+A modified ResNet on standardised log-mels ``(B, n_mels, frames)`` with one or two sub-cluster
+AdaCos heads (machine/section, attributes), an ensemble over ``ks`` and snapshots; embeddings
+``(N, embedding_dim)`` scored by the GMM (eq. 2-4) or cosine back end; decisions per machine,
+section and domain. Pipeline, parameters and presets: ``docs/methods/sc_adacos.md``.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.classes import class_names
-from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.core.errors import ConfigError, DataError
 from asdlab.backends.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
-from asdlab.methods import (SCORE_COLUMNS, Method, MethodOutput, RunContext, log_mels, readable_split, register,
-                            score_frame)
-from asdlab.nn.adacos import ANGLE_RULES, SubClusterAdaCos, mixup_reversed
-from asdlab.features.frames import fix_frames, standardize
-from asdlab.nn.resnet import ModifiedResNet
+from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register, score_frame
+from asdlab.methods.pipeline import fixed_log_mels
+from asdlab.methods.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
+from asdlab.nn.adacos import ANGLE_RULES, mixup_reversed
+from asdlab.nn.composite import SubClusterAdaCosNet
+from asdlab.train import TrainConfig, atomic_torch_save, fit
 from asdlab.train.embed import embed_arrays
-from asdlab.backends.thresholds import add_section_domain_decisions
-from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
 BACKENDS = ("gmm", "cosine")
 DOMAIN_RULES = ("clip", "min")
@@ -100,54 +43,16 @@ _COURSE = {**_PAPER, "width": 0.25, "heads": "two", "ks": [2, 4], "epochs": 16, 
            "batch_size": 32}
 _SMOKE = {**_COURSE, "width": 0.125, "ks": [2], "epochs": 2, "snapshot_every": 1, "batch_size": 16}
 PRESETS = {"smoke": _SMOKE, "course": _COURSE, "paper": _PAPER}
-
-
-class SubClusterAdaCosNet(nn.Module):
-    """Modified ResNet encoder + one sub-cluster AdaCos head per entry of ``n_classes``.
-
-    ``forward(logmel (B, n_mels, T)) -> embedding (B, embedding_dim)``; ``heads[i]`` is the
-    head of classification task ``i`` (0: machine/section, 1: attributes)."""
-
-    def __init__(self, n_classes: list[int], k: int, n_mels: int = 128, embedding_dim: int = 128,
-                 width: float = 1.0, trainable_centers: bool = True, angle: str = "reference"):
-        super().__init__()
-        self.encoder = ModifiedResNet(n_mels, embedding_dim, width)
-        self.heads = nn.ModuleList(SubClusterAdaCos(embedding_dim, c, k, trainable_centers, angle)
-                                   for c in n_classes)
-
-    def forward(self, logmel: torch.Tensor) -> torch.Tensor:
-        return self.encoder(logmel)
-
-
-def check_params(p: dict) -> dict:
-    """Validated copy of the parameters (lists normalised); clear errors name the parameter."""
-    p = dict(p)
-    for key, allowed in (("backend", BACKENDS), ("heads", HEADS), ("angle", ANGLE_RULES),
-                         ("domain_rule", DOMAIN_RULES)):
-        if p[key] not in allowed:
-            raise ConfigError(f"unknown {key} {p[key]!r}; choose from {', '.join(allowed)}")
-    ks = p["ks"] if isinstance(p["ks"], (list, tuple)) else [p["ks"]]
-    if not ks or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):
-        raise ConfigError(f"ks must be a non-empty list of positive integers, got {p['ks']!r}")
-    p["ks"] = sorted(set(ks))
-    if not isinstance(p["epochs"], int) or p["epochs"] < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {p['epochs']!r}")
-    every = p["snapshot_every"] or p["epochs"]
-    if not isinstance(every, int) or every < 1:
-        raise ConfigError(f"snapshot_every must be a positive integer (or 0: last epoch only), got {every!r}")
-    tmax = p["tmax_machines"] or []
-    p["tmax_machines"] = sorted(tmax.split(",") if isinstance(tmax, str) else tmax)
-    choice = p["head_choice"]
-    if not isinstance(choice, dict) and choice not in ("paper", "oracle"):
-        raise ConfigError(f"unknown head_choice {choice!r}; choose from paper, oracle, or a dict "
-                          "{machine: 'one' | 'two'}")
-    if isinstance(choice, dict) and not set(choice.values()) <= {"one", "two"}:
-        raise ConfigError(f"head_choice values must be 'one' or 'two', got {sorted(set(choice.values()))}")
-    if p["frames"] is not None and (not isinstance(p["frames"], int) or p["frames"] < 7):
-        raise ConfigError(f"frames must be None or an integer >= 7, got {p['frames']!r}")
-    if not 0 <= p["threshold_q"] <= 100:
-        raise ConfigError(f"threshold_q must lie in [0, 100], got {p['threshold_q']!r}")
-    return p
+SCHEMA = Schema({
+    "n_mels": Int(1), "n_fft": Int(1), "hop": Int(1), "frames": Int(7, none="the most common training length"),
+    "width": Float(0, min_open=True), "embedding_dim": Int(1), "heads": Choice(*HEADS),
+    "head_choice": any_of(Choice("paper", "oracle"), Dict(Choice("one", "two"), doc="a dict {machine: 'one' | 'two'}")),
+    "ks": List(Int(1), min_length=1, scalar=True, normalize=lambda ks: sorted(set(ks))),
+    "epochs": Int(1), "snapshot_every": Int(0, none="the last epoch only, as 0"), "batch_size": Int(1),
+    "lr": Float(0, min_open=True), "weight_decay": Float(0), "mixup": Bool(), "trainable_centers": Bool(),
+    "angle": Choice(*ANGLE_RULES), "backend": Choice(*BACKENDS), "reg_covar": Float(0), "gmm_weighted": Bool(),
+    "tmax_machines": List(Str(), sep=",", none="none", normalize=lambda ms: sorted(ms or [])),
+    "domain_rule": Choice(*DOMAIN_RULES), "threshold_q": Float(0, 100)})
 
 
 def snapshot_epochs(epochs: int, every: int | None) -> list[int]:
@@ -169,19 +74,9 @@ class _Data:
     """Everything the members share: inputs, labels, groups (rows = train then test)."""
 
     def __init__(self, ctx: RunContext):
-        p = ctx.params
-        table = ctx.table
-        feats, skipped = log_mels(table, ctx)
-        rows, feats, is_train = readable_split(table, feats, "sc_adacos")
-        frames = p["frames"] or Counter(f.shape[1] for f, t in zip(feats, is_train) if t).most_common(1)[0][0]
-        if frames < 7:
-            raise DataError(f"the training clips are only {frames} frames long; the modified ResNet "
-                            "needs at least 7 (set frames=...)")
-        x = np.stack([fix_frames(f, frames) for f in feats])
-        self.mean, self.std, self.x_train, self.x_test = standardize(x[is_train], x[~is_train])
-        self.skipped = skipped
-        self.train_rows = rows[is_train].reset_index(drop=True)
-        self.test_rows = rows[~is_train].reset_index(drop=True)
+        mels = fixed_log_mels(ctx, "sc_adacos", min_frames=7)  # the modified ResNet's minimum
+        self.mean, self.std, self.x_train, self.x_test = mels.mean, mels.std, mels.x_train, mels.x_test
+        self.skipped, self.train_rows, self.test_rows = mels.skipped, mels.train_rows, mels.test_rows
         all_rows = pd.concat([self.train_rows, self.test_rows], ignore_index=True)
         self.n_train = len(self.train_rows)
         self.section = (all_rows["machine"] + "/" + all_rows["section"].astype(str)).to_numpy()
@@ -266,11 +161,6 @@ def _snapshot_file(ctx: RunContext, tag: str, epochs: int):
 
 # ----------------------------------------------------------------------------------------------
 # scoring
-
-
-def embed(model: SubClusterAdaCosNet, x: np.ndarray, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
-    """Embeddings ``(N, embedding_dim)`` of standardised log-mels ``(N, n_mels, T)``."""
-    return embed_arrays(model, x, device, batch_size, model.encoder.embedding_dim)
 
 
 def _normalized(a: np.ndarray) -> np.ndarray:
@@ -392,7 +282,7 @@ def choose_heads(head_choice, machines, test_rows: pd.DataFrame | None = None,
 
 
 def _run(ctx: RunContext) -> MethodOutput:
-    p = ctx.params = check_params(ctx.params)
+    p = ctx.params
     data = _Data(ctx)
     configs = {"two": [2], "one": [1], "both": [2, 1]}[p["heads"]]
     tmax = _tmax_terms(data, p, ctx.seed)
@@ -406,7 +296,8 @@ def _run(ctx: RunContext) -> MethodOutput:
                **{t: np.zeros(n_rows) for t in ("section", "attribute", "target")}}
 
         def on_snapshot(model, tag, epochs, n_heads=n_heads):
-            emb = embed(model, np.concatenate([data.x_train, data.x_test]), ctx.device)
+            emb = embed_arrays(model, np.concatenate([data.x_train, data.x_test]), ctx.device,
+                               embedding_dim=p["embedding_dim"])
             centers = [hd.class_centers().detach().cpu().numpy() for hd in model.heads]
             terms = (gmm_terms(data, emb, centers, p, ctx.seed) if p["backend"] == "gmm"
                      else cosine_terms(data, emb, centers))
@@ -436,16 +327,17 @@ def _run(ctx: RunContext) -> MethodOutput:
         choice = {m: p["heads"] for m in sorted(set(data.machine))}
         final = results[p["heads"]]
 
-    artifacts = _save_artifacts(ctx, data, results, members, histories, primary, choice, tmax)
+    artifacts, emb = _save_artifacts(ctx, data, results, members, histories, primary, choice, tmax)
     nt = data.n_train
-    train_scores = score_frame(data.train_rows, final["score"][:nt]).assign(decision_score=final["decision"][:nt])
-    scores = score_frame(data.test_rows, final["score"][nt:]).assign(decision_score=final["decision"][nt:])
-    add_section_domain_decisions(train_scores, scores, p["threshold_q"], column="decision_score")
-    return MethodOutput(scores=scores[SCORE_COLUMNS], train_scores=train_scores[SCORE_COLUMNS],
-                        skipped=data.skipped, artifacts=artifacts)
+    return finish(data.train_rows, data.test_rows, final["score"][:nt], final["score"][nt:],
+                  decisions="section_domain_percentile", q=p["threshold_q"],
+                  decision_scores=(final["decision"][:nt], final["decision"][nt:]),
+                  embeddings=emb, skipped=data.skipped, artifacts=artifacts)
 
 
-def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choice, tmax) -> list[str]:
+def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choice,
+                    tmax) -> tuple[list[str], Embeddings]:
+    """The run folder's extras (docs/methods/sc_adacos.md) and the primary member's :class:`Embeddings`."""
     folder = ctx.workdir
     h, k, epochs, emb, centers = primary
     all_rows = pd.concat([data.train_rows, data.test_rows], ignore_index=True)
@@ -453,9 +345,7 @@ def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choi
         names, index, sub = data.attribute_names, data.attribute_index, centers[1]
     else:
         names, index, sub = data.section_names, data.section_index, centers[0]
-    meta = all_rows.assign(**{"class": [names[i] if i >= 0 else "" for i in index]}, class_index=index)
-    cols = ["file", "machine", "section", "domain", "label", "split", "attributes", "class", "class_index"]
-    artifacts = save_embeddings(folder, meta[cols], emb, centers=_normalized(sub.mean(axis=1)), classes=names)
+    emb = Embeddings(clip_meta(all_rows, names, index), emb, _normalized(sub.mean(axis=1)), names)
     atomic_write(folder / "subcluster_centers.npy", lambda fh: np.save(fh, sub.astype(np.float32)))
     atomic_write(folder / "checkpoints" / "normalization.npz",
                  lambda fh: np.savez(fh, mean=data.mean, std=data.std))
@@ -470,8 +360,8 @@ def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choi
     atomic_write(folder / "history.csv", lambda fh: pd.DataFrame(histories).to_csv(fh, index=False), text=True)
     shutil.rmtree(folder / "snapshots", ignore_errors=True)
     shutil.rmtree(folder / "train", ignore_errors=True)
-    return artifacts + ["subcluster_centers.npy", "ensemble.csv", "score_terms.csv", "history.csv"]
+    return ["subcluster_centers.npy", "ensemble.csv", "score_terms.csv", "history.csv"], emb
 
 
 register(Method("sc_adacos", "sub-cluster AdaCos (modified ResNet, 1-2 heads, K ensemble) with GMM "
-                "source/target back ends", PRESETS, _run, check_params))
+                "source/target back ends", PRESETS, _run, SCHEMA))

@@ -9,3 +9,8 @@ from asdlab.runs.folder import (  # noqa: F401
     write_outputs,
     load_run,
 )
+from asdlab.runs.rescore import (  # noqa: F401
+    applicable_backends,
+    default_backend,
+    rescore,
+)

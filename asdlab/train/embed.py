@@ -1,11 +1,23 @@
-"""Embedding clips with a trained encoder."""
+"""Whole-clip embeddings from a trained encoder, in eval mode and without gradients.
+
+:func:`embed` takes waveforms of any length and a crop policy; :func:`embed_arrays` takes
+inputs that already share one shape (e.g. standardised fixed-length log-mels).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from asdlab.core.errors import ConfigError
+from asdlab.data.audio import fix_length
+from asdlab.features import length_batches
+from asdlab.features.segments import segment_starts
 from asdlab.train.loop import resolve_device
+
+CROP_POLICIES = ("first", "all", "whole")
+"""How :func:`embed` brings clips to the network: ``"first"`` the first ``n_samples`` (copy-padded
+when shorter), ``"all"`` the mean over consecutive crops covering the clip, ``"whole"`` as is."""
 
 
 @torch.no_grad()
@@ -18,3 +30,52 @@ def embed_arrays(model: torch.nn.Module, x: np.ndarray, device: str = "cpu", bat
     model = model.to(dev).eval()
     out = [model(torch.from_numpy(x[i:i + batch_size]).to(dev)).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, embedding_dim), np.float32)
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, waves: list[np.ndarray], n_samples: int | None = None, policy: str = "first",
+          hop: int | None = None, device: str = "cpu", batch_size: int = 64, embedding_dim: int = 0) -> np.ndarray:
+    """Embeddings ``(N, D)`` float32 of the waveforms ``waves`` (``N`` arrays ``(n_i,)``) by
+    ``model(batch (B, n)) -> (B, D)`` in eval mode (``(0, embedding_dim)`` for no clips).
+
+    ``policy`` (:data:`CROP_POLICIES`, default ``"first"``):
+
+    - ``"first"``: each clip's first ``n_samples``, copy-padded (tiled) when shorter
+      (:func:`asdlab.data.audio.fix_length` "fixed"); ``batch_size`` clips at a time, in order.
+    - ``"all"``: the mean of the embeddings of crops of ``n_samples`` starting every ``hop``
+      samples (default ``n_samples``: consecutive crops), the last crop ending at the clip's
+      end (:func:`asdlab.features.segments.segment_starts`); a clip shorter than ``n_samples``
+      is one copy-padded crop. ``batch_size`` crops at a time.
+    - ``"whole"``: each clip at its own length (``n_samples`` must be None); clips of equal
+      length share a batch (:func:`asdlab.features.length_batches`).
+    """
+    if policy not in CROP_POLICIES:
+        raise ConfigError(f"unknown crop policy {policy!r}; choose from {', '.join(CROP_POLICIES)}")
+    if (policy == "whole") != (n_samples is None):
+        raise ConfigError(f"crop policy {policy!r} needs n_samples "
+                          + ("None (the network takes every clip whole)" if policy == "whole" else "> 0"))
+    if n_samples is not None and n_samples < 1:
+        raise ConfigError(f"n_samples must be positive, got {n_samples}")
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    run = lambda batch: model(torch.from_numpy(batch).to(dev)).cpu().numpy()
+    if not waves:
+        return np.zeros((0, embedding_dim), np.float32)
+    if policy == "whole":
+        parts = [(chunk, run(batch)) for chunk, batch in length_batches(waves, batch_size)]
+        out = np.zeros((len(waves), parts[0][1].shape[1]), np.float32)
+        for chunk, e in parts:
+            out[chunk] = e
+        return out
+    if policy == "first":
+        clips = [fix_length(w, n_samples, "fixed") for w in waves]
+        return np.concatenate([run(np.stack(clips[i:i + batch_size])) for i in range(0, len(clips), batch_size)])
+    crops, owner = [], []
+    for i, w in enumerate(waves):
+        w = fix_length(w, n_samples, "fixed") if len(w) < n_samples else w
+        for s in segment_starts(len(w), n_samples, hop or n_samples):
+            crops.append(w[s:s + n_samples])
+            owner.append(i)
+    e = np.concatenate([run(np.stack(crops[i:i + batch_size])) for i in range(0, len(crops), batch_size)])
+    bounds = np.searchsorted(np.asarray(owner), np.arange(len(waves) + 1))
+    return np.stack([e[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.float32)
