@@ -108,9 +108,10 @@ def cmd_backends(args) -> int:
     from asdlab.backends import list_backends
 
     for cls in list_backends():
-        print(f"{cls.name:16s} {cls.describe_needs():26s} {cls.summary}")
-        params = ", ".join(f"{k}={v!r}" for k, v in cls.defaults().items())
-        print(f"{'':16s} {'':26s} parameters: {params or 'none'}")
+        print(f"{cls.name:16s} needs {cls.describe_needs():26s} {cls.summary}")
+        for key, default in cls.defaults().items():
+            rule = cls.params[key]
+            print(f"{'':18s}--set {key}={default!r}: {rule.help} ({rule.describe()})")
     return 0
 
 

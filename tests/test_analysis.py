@@ -120,7 +120,7 @@ def test_umap_coords_errors():
 
 
 def test_run_umap_caches_in_the_run_folder_and_joins_ground_truth(tmp_path, monkeypatch):
-    import asdlab.analysis.tables as an
+    import asdlab.analysis.embedding_maps as an
 
     meta = _meta()
     save_embeddings(tmp_path, meta, _blobs(4, 3)[:8], centers=np.ones((1, 3)), classes=["fan_00"])

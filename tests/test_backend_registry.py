@@ -48,7 +48,7 @@ def test_unknown_names_parameters_and_bad_values_fail_in_one_line():
                       ("gmm", {"domain_rule": "paper"}), ("gmm", {"weighted": 1}),
                       ("mahalanobis", {"ridge": -1.0}), ("mahalanobis", {"on": "frames"})]:
         (key, value), = bad.items()
-        with pytest.raises(ConfigError, match=rf"back end '{name}': parameter {key}=.* is not allowed \(expected"):
+        with pytest.raises(ConfigError, match=rf"back end '{name}': parameter {key}=.*: expected"):
             get_backend(name, **bad)
     with pytest.raises(ConfigError, match="centers is read from the run folder"):
         check_params("class_posterior", {"centers": np.eye(2)})

@@ -1,15 +1,13 @@
 """What every registered method promises, on one small factory dataset: a score row with the
 official columns for every test clip (and every training clip), the same scores for the same
 seed, a bad parameter refused before any work, embeddings of every clip in the run folder, and
-(once :mod:`asdlab.runs.rescore` exists) a complete re-scoring by every applicable back end.
+a complete re-scoring by every applicable back end.
 
 The smoke preset with the overrides of :data:`FAST` keeps each run to about a second.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -112,20 +110,21 @@ def test_embeddings_cover_every_train_and_test_clip(run, clips):
 
 
 def test_every_applicable_backend_rescores_the_run(run, tmp_path):
-    # skipped only while asdlab.runs.rescore does not exist yet
-    if importlib.util.find_spec("asdlab.runs.rescore") is None:
-        pytest.skip("asdlab.runs.rescore does not exist yet")
-    rescore = importlib.import_module("asdlab.runs.rescore")
+    from asdlab.runs.rescore import applicable_backends, default_backend, rescore
+
     name, out = run
-    backends = list(rescore.applicable_backends(out))
+    backends = list(applicable_backends(out))
     assert backends, f"{name}: no back end can re-score this run"
-    original = load_run(out)["scores"]
+    run_ = load_run(out)
+    original, own = run_["scores"], default_backend(run_["config"])
     for backend in backends:
-        folder = rescore.rescore(out, backend, tmp_path / backend)
+        folder = rescore(out, backend, tmp_path / backend, params=own[1] if own and own[0] == backend else None)
         scores = pd.read_csv(folder / "scores.csv", dtype={"section": str})
         assert list(scores.columns) == SCORE_COLUMNS, f"{name} -> {backend}"
         assert _keys(scores) == _keys(original), f"{name} -> {backend}: not every test clip re-scored"
         assert np.isfinite(scores["score"]).all() and set(scores["decision"]) <= {0, 1}, f"{name} -> {backend}"
+        if own and own[0] == backend:  # the method's own back end reproduces its scores exactly
+            assert np.array_equal(scores["score"].to_numpy(), original["score"].to_numpy()), f"{name} -> {backend}"
 
 
 @pytest.mark.parametrize("name", NAMES)

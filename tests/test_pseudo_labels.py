@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
+from asdlab.analysis import pseudo_labels as views
 from asdlab.backends import clustering as pl
 from asdlab.core.errors import AsdlabError, ConfigError
 
@@ -113,11 +114,11 @@ def test_contingency_quality_tables_and_loaders(tmp_path):
     cont.to_csv(run / pl.CONTINGENCY_FILE, index=False)
     quality.to_csv(run / pl.QUALITY_FILE, index=False)
     pseudo.assign(section="00", domain="source").to_csv(run / pl.PSEUDO_FILE, index=False)
-    table = pl.contingency(run, "gear")
+    table = views.contingency(run, "gear")
     assert table.loc["y"].tolist() == [1, 2] and table.index.tolist() == ["x", "y"]
-    assert pl.cluster_quality(run)["ari"].tolist() == pytest.approx(quality["ari"].tolist())
-    assert pl.load_pseudo_labels(run)["section"].tolist() == ["00"] * 6
+    assert views.cluster_quality(run)["ari"].tolist() == pytest.approx(quality["ari"].tolist())
+    assert views.load_pseudo_labels(run)["section"].tolist() == ["00"] * 6
     with pytest.raises(AsdlabError, match=r"no contingency table for 'fan' \(machines: gear, slide\)"):
-        pl.contingency(run, "fan")
+        views.contingency(run, "fan")
     with pytest.raises(AsdlabError, match="no pseudo_label_gain.csv"):
-        pl.gain_table(run)
+        views.gain_table(run)

@@ -160,7 +160,7 @@ def test_cli_rescore_and_backends(runs, tmp_path, capsys):
     assert "Official score" in capsys.readouterr().out
     assert json.loads((tmp_path / "k4" / "config.json").read_text())["backend_params"]["n_clusters"] == 4
     for args, message in [(["--backend", "mse"], f"asdlab rescore: error: {src}: back end 'mse' needs residuals.npz"),
-                          (["--backend", "knn", "--set", "k=0"], "parameter k=0 is not allowed"),
+                          (["--backend", "knn", "--set", "k=0"], "parameter k=0: expected an integer >= 1"),
                           (["--backend", "nope"], "unknown back end 'nope'")]:
         assert main(["rescore", src, *args, "--out", str(tmp_path / "bad")]) == 2
         err = capsys.readouterr().err

@@ -14,7 +14,7 @@ import pytest
 from asdlab.cli import _parse_overrides, main
 from asdlab.core.errors import ConfigError
 from asdlab.methods import REGISTRY, Method, get_method, list_methods, register
-from asdlab.methods.schema import (Bool, Choice, Dict, Float, Int, List, PathParam, Rule, Schema, Str,
+from asdlab.core.schema import (Bool, Choice, Dict, Float, Int, List, PathParam, Rule, Schema, Str,
                                    any_of)
 
 

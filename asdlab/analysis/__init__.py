@@ -1,23 +1,29 @@
-"""Layer 10: run folders -> tables: angles, UMAP, detection by kind, sub-clusters, pseudo labels,
-comparisons.
+"""Layer 10: run folders -> tables: angles to class centers, UMAP maps, detection by anomaly kind,
+every back end on a run's embeddings, sub-clusters, pseudo labels, comparisons of methods.
 """
 
-from asdlab.analysis.tables import (  # noqa: F401
+from asdlab.analysis.angles import (  # noqa: F401
     META,
     angles_deg,
     angle_table,
     angle_summary,
     angle_summary_by_domain,
-    factory_ground_truth,
+)
+from asdlab.analysis.embedding_maps import (  # noqa: F401
     UMAP_CACHE_VERSION,
     umap_coords,
     run_umap,
+)
+from asdlab.analysis.detection import (  # noqa: F401
     ALL_KINDS,
     ALL_SEVERITIES,
     DOMAIN_ALL,
     DETECTION_COLUMNS,
     detection_by_kind,
     detection_by_severity,
+)
+from asdlab.analysis.reports import (  # noqa: F401
     styled_metrics,
     embedding_status,
 )
+from asdlab.data.groundtruth import factory_ground_truth  # noqa: F401

@@ -1,4 +1,5 @@
-"""The base of every registered back end (scikit-learn style) and its parameter checks.
+"""The base of every registered back end (scikit-learn style); parameters are declared with
+:mod:`asdlab.core.schema` (one schema system for methods and back ends).
 
 A back end's ``__init__`` only stores its parameters; ``fit(X (N, D), meta) -> self`` learns from
 the training clips; ``score(X (M, D), meta) -> (M,)`` is higher for more anomalous clips; fitted
@@ -9,63 +10,16 @@ class, class_index). What ``X`` holds is the back end's :meth:`Scorer.input_kind
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 
 import numpy as np
 import pandas as pd
 
-from asdlab.core.errors import ConfigError, DataError
+from asdlab.core.errors import DataError
 
 INPUT_KINDS = ("embeddings", "residual_mean", "mse")
 """What a back end's ``X`` holds: clip embeddings ``(N, D)``; the clip-mean per-frame AE residual
 ``(N, n_mels)``; the clip's AE mean squared error ``(N, 1)``."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One back-end parameter: ``kind`` (int, float, bool or str; ints are accepted for floats,
-    bools are never numbers), inclusive ``low`` / ``high`` bounds (``low_open``: exclusive), or the
-    allowed ``choices`` of a string; ``doc``: one line."""
-
-    kind: type
-    doc: str
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    choices: tuple = ()
-
-    def allowed(self) -> str:
-        if self.choices:
-            return "one of " + ", ".join(map(repr, self.choices))
-        lo = "" if self.low is None else (f"> {self.low}" if self.low_open else f">= {self.low}")
-        hi = "" if self.high is None else f"<= {self.high}"
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        what = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[self.kind]
-        return f"{what}{' ' + bounds if bounds else ''}"
-
-    def check(self, backend: str, name: str, value):
-        """``value``, converted (int -> float); a :class:`ConfigError` naming the back end, the
-        parameter, the value and what is allowed otherwise."""
-        bad = ConfigError(f"back end {backend!r}: parameter {name}={value!r} is not allowed "
-                          f"(expected {self.allowed()})")
-        if isinstance(value, (bool, np.bool_)) != (self.kind is bool):
-            raise bad
-        if self.kind is float and isinstance(value, (int, float, np.integer, np.floating)):
-            value = float(value)
-        elif self.kind is int and isinstance(value, (int, np.integer)):
-            value = int(value)
-        elif not isinstance(value, self.kind):
-            raise bad
-        if self.choices and value not in self.choices:
-            raise bad
-        if self.kind in (int, float) and not np.isfinite(value):
-            raise bad
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
-            raise bad
-        if self.high is not None and value > self.high:
-            raise bad
-        return value
 
 
 class Scorer:
@@ -73,7 +27,8 @@ class Scorer:
 
     Class attributes: ``name`` (registry key), ``summary`` (one line), ``paper`` (one line),
     ``needs`` (what a run folder must hold: "embeddings", "centers", "residuals"), ``params``
-    (name -> :class:`Param`, user parameters, all with defaults in ``__init__``) and
+    (name -> :class:`asdlab.core.schema.Param` with its ``help``: the user parameters, all with
+    defaults in ``__init__``) and
     ``artifacts`` (constructor arguments read from the run folder, not set by users:
     ``centers``, ``subcluster_centers``, ``residual_stats``).
     """
@@ -127,6 +82,20 @@ def check_rows(X: np.ndarray, meta: pd.DataFrame, what: str) -> np.ndarray:
         raise DataError(f"{what}: expected an (N, D) array with one row per metadata row "
                         f"({len(meta)}), got shape {X.shape}")
     return X
+
+
+def sections(X: np.ndarray, meta: pd.DataFrame, what: str, fitted=None) -> tuple[np.ndarray, list]:
+    """``(X, [(key, rows), ...])``: ``X`` checked by :func:`check_rows`, and for every
+    ``"machine/section"`` of ``meta`` (sorted) the row indices that hold it. ``fitted``: the keys a
+    back end was fitted on; a section outside them is a :class:`DataError` naming it and ``what``."""
+    X = check_rows(X, meta, what)
+    keys = section_keys(meta)
+    if fitted is not None:
+        missing = sorted(set(keys) - set(fitted))
+        if missing:
+            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
+                            f"the {what} back end cannot score their clips")
+    return X, [(key, np.flatnonzero(keys == key)) for key in sorted(set(keys))]
 
 
 def section_keys(meta: pd.DataFrame) -> np.ndarray:

@@ -44,7 +44,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from asdlab.backends.base import Param, Scorer, check_rows, section_keys
+from asdlab.core.schema import Bool, Choice, Float, Int
+from asdlab.backends.base import Scorer, check_rows, section_keys, sections
 from asdlab.core.errors import DataError
 
 REG_COVAR = 1e-3
@@ -234,11 +235,11 @@ class GMMScorer(Scorer):
     name = "gmm"
     summary = "seed 002 GMMs per section: eq. 2 source (section + attribute), eq. 3 target"
     paper = "Sub-cluster AdaCos GMM back ends (Wilkinghoff, DCASE2021; seed 002 eq. 2-3)"
-    params = {"domain_rule": Param(str, "how a clip's domain picks its terms", choices=("clip", "min")),
-              "reg_covar": Param(float, "added to every covariance diagonal", low=0, low_open=True),
-              "weighted": Param(bool, "use the component weights"),
-              "n_components": Param(int, "components without sub-cluster centers", low=1),
-              "seed": Param(int, "scikit-learn random state")}
+    params = {"domain_rule": Choice("clip", "min", help="how a clip's domain picks its terms"),
+              "reg_covar": Float(min=0, min_open=True, help="added to every covariance diagonal"),
+              "weighted": Bool(help="use the component weights"),
+              "n_components": Int(min=1, help="components without sub-cluster centers"),
+              "seed": Int(help="scikit-learn random state")}
     artifacts = ("subcluster_centers",)
 
     def __init__(self, domain_rule: str = "clip", reg_covar: float = REG_COVAR, weighted: bool = True,
@@ -291,16 +292,10 @@ class GMMScorer(Scorer):
 
     def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
         """``(M,)`` minus log-likelihood sums of eq. 2-3, higher = more anomalous."""
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
-        missing = sorted(set(keys) - set(self.models_))
-        if missing:
-            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
-                            "the gmm back end cannot score their clips")
+        X, groups = sections(X, meta, self.name, self.models_)
         domain = meta["domain"].to_numpy(dtype=object)
         out = np.full(len(meta), np.nan)
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             terms = self.models_[key].terms(X[rows])
             if self.domain_rule == "min":
                 target = np.where(np.isnan(terms["target"]), terms["attribute"], terms["target"])

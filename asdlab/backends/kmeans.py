@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from asdlab.backends.base import Param, Scorer, check_rows, section_keys, training_match
+from asdlab.core.schema import Int
+from asdlab.backends.base import Scorer, sections, training_match
 from asdlab.core.errors import DataError
 
 
@@ -140,9 +141,9 @@ class KMeansScorer(Scorer):
     name = "kmeans"
     summary = "min cosine distance to k-means centroids of source clips and to every target clip"
     paper = "Wilkinghoff 2023/2024 scoring, used by seed 000 (Small Rice DCASE2024)"
-    params = {"n_clusters": Param(int, "k-means K per section", low=1),
-              "seed": Param(int, "k-means random state"),
-              "n_init": Param(int, "k-means restarts", low=1)}
+    params = {"n_clusters": Int(min=1, help="k-means K per section"),
+              "seed": Int(help="k-means random state"),
+              "n_init": Int(min=1, help="k-means restarts")}
 
     def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 10):
         self.n_clusters = n_clusters
@@ -150,12 +151,10 @@ class KMeansScorer(Scorer):
         self.n_init = n_init
 
     def fit(self, X: np.ndarray, meta: pd.DataFrame) -> "KMeansScorer":
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
+        X, groups = sections(X, meta, self.name)
         is_target = (meta["domain"] == "target").to_numpy()
         self.models_, self.target_rows_ = {}, {}
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             src, tgt = rows[~is_target[rows]], rows[is_target[rows]]
             self.models_[key] = KMeansCosine(self.n_clusters, self.seed, self.n_init).fit(X[src], X[tgt])
             self.target_rows_[key] = tgt
@@ -164,16 +163,10 @@ class KMeansScorer(Scorer):
 
     def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
         """``(M,)`` in [0, 2]; a :class:`DataError` for a machine/section without training clips."""
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
-        missing = sorted(set(keys) - set(self.models_))
-        if missing:
-            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
-                            "the k-means back end cannot score their clips")
+        X, groups = sections(X, meta, self.name, self.models_)
         same = training_match(meta, self.train_meta_)
         out = np.full(len(meta), np.nan)
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             km, tgt = self.models_[key], self.target_rows_[key]
             pos = {int(r): len(km.centroids_) + i for i, r in enumerate(tgt)}
             exclude = np.array([pos.get(int(same[r]), -1) for r in rows])

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asdlab.backends.base import Param, Scorer, check_rows, section_keys, training_match
+from asdlab.core.schema import Int
+from asdlab.backends.base import Scorer, sections, training_match
 from asdlab.backends.kmeans import normalize_rows
 from asdlab.core.errors import DataError
 
@@ -22,33 +23,25 @@ class KNNScorer(Scorer):
     name = "knn"
     summary = "mean cosine distance to the k nearest training embeddings of the section"
     paper = "kNN back end of ASDKit (Fujimura et al. 2025) and the DCASE 2023-2024 systems"
-    params = {"k": Param(int, "nearest neighbours", low=1)}
+    params = {"k": Int(min=1, help="nearest neighbours")}
 
     def __init__(self, k: int = 1):
         self.k = k
 
     def fit(self, X: np.ndarray, meta: pd.DataFrame) -> KNNScorer:
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
+        X, groups = sections(X, meta, self.name)
         self.references_ = {}
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             self.references_[key] = (normalize_rows(X[rows]), rows)
         self.train_meta_ = meta.reset_index(drop=True)
         return self
 
     def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
         """``(M,)`` mean of ``1 - cos`` over the ``k`` nearest references."""
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
-        missing = sorted(set(keys) - set(self.references_))
-        if missing:
-            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
-                            "the knn back end cannot score their clips")
+        X, groups = sections(X, meta, self.name, self.references_)
         same = training_match(meta, self.train_meta_)
         out = np.full(len(meta), np.nan)
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             refs, ref_rows = self.references_[key]
             cos = normalize_rows(X[rows]) @ refs.T
             col = {int(r): j for j, r in enumerate(ref_rows)}

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from asdlab.backends.base import Param, Scorer, check_rows, section_keys
+from asdlab.core.schema import Choice, Float
+from asdlab.backends.base import Scorer, check_rows, section_keys, sections
 from asdlab.backends.residual import precision_from_scatter
 from asdlab.core.errors import DataError
 
@@ -40,8 +41,8 @@ class MahalanobisScorer(Scorer):
     name = "mahalanobis"
     summary = "selective Mahalanobis: min over a source and a target covariance (embeddings or AE residuals)"
     paper = "DCASE 2022-2024 Task 2 AE baseline, Selective Mahalanobis mode"
-    params = {"ridge": Param(float, "diagonal loading relative to the mean variance", low=0),
-              "on": Param(str, "what to score", choices=("auto", "embeddings", "residuals"))}
+    params = {"ridge": Float(min=0, help="diagonal loading relative to the mean variance"),
+              "on": Choice("auto", "embeddings", "residuals", help="what to score")}
     artifacts = ("residual_stats",)
 
     def __init__(self, ridge: float = 1e-3, on: str = "auto", residual_stats: dict | None = None):
@@ -93,15 +94,9 @@ class MahalanobisScorer(Scorer):
 
     def score(self, X: np.ndarray, meta: pd.DataFrame) -> np.ndarray:
         """``(M,)``: the minimum over the section's domains of the squared Mahalanobis distance."""
-        X = check_rows(X, meta, self.name)
-        keys = section_keys(meta)
-        missing = sorted(set(keys) - set(self.models_))
-        if missing:
-            raise DataError(f"no training clips for machine/section {', '.join(missing)}: "
-                            "the mahalanobis back end cannot score their clips")
+        X, groups = sections(X, meta, self.name, self.models_)
         out = np.full(len(meta), np.nan)
-        for key in sorted(set(keys)):
-            rows = np.flatnonzero(keys == key)
+        for key, rows in groups:
             u = X[rows].astype(np.float64)
             forms = []
             for mean, p in self.models_[key]:

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from asdlab.backends.base import Param, Scorer, check_rows, section_keys
+from asdlab.core.schema import Float
+from asdlab.backends.base import Scorer, check_rows, section_keys
 from asdlab.core.errors import DataError
 from asdlab.nn.margins import arcface_logits
 
@@ -97,8 +98,8 @@ class ClassPosteriorScorer(_CenterScorer):
     name = "class_posterior"
     summary = "minus log-softmax with angular margin at the clip's class (needs the class head)"
     paper = "Noisy-ArcMix (Choi et al., ICASSP 2024; seed 004): the reference anomaly score"
-    params = {"s": Param(float, "logit scale", low=0, low_open=True),
-              "m": Param(float, "additive angular margin (radians)", low=0)}
+    params = {"s": Float(min=0, min_open=True, help="logit scale"),
+              "m": Float(min=0, help="additive angular margin (radians)")}
     _kind = "logsoftmax"
 
     def __init__(self, s: float = 30.0, m: float = 0.7, centers: np.ndarray | None = None):

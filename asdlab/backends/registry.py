@@ -27,6 +27,7 @@ from asdlab.backends.mahalanobis import MahalanobisScorer
 from asdlab.backends.posterior import ClassPosteriorScorer, CosineCenterScorer
 from asdlab.backends.residual import MSEScorer
 from asdlab.core.errors import ConfigError
+from asdlab.core.schema import Schema
 
 BACKENDS: dict[str, type[Scorer]] = {cls.name: cls for cls in (
     ClassPosteriorScorer, CosineCenterScorer, KMeansScorer, KNNScorer, GMMScorer, MahalanobisScorer, MSEScorer)}
@@ -48,17 +49,18 @@ def check_params(name: str, params: dict | None = None, artifacts: bool = False)
     (a :class:`ConfigError` naming the parameter for an unknown one or a bad value). With
     ``artifacts``, the run-folder arrays of the back end are accepted too and passed through."""
     cls = backend_class(name)
-    out = cls.defaults()
+    user, arrays = {}, {}
     for key, value in (params or {}).items():
         if key in cls.params:
-            out[key] = cls.params[key].check(name, key, value)
+            user[key] = value
         elif artifacts and key in cls.artifacts:
-            out[key] = value
+            arrays[key] = value
         else:
             known = ", ".join(cls.params) or "none"
             extra = f" ({key} is read from the run folder)" if key in cls.artifacts else ""
             raise ConfigError(f"back end {name!r} has no parameter {key!r}{extra}; known: {known}")
-    return out
+    checked = Schema(cls.params).validate(user, repr(name), kind="back end")
+    return {**cls.defaults(), **checked, **arrays}
 
 
 def get_backend(name: str, **params) -> Scorer:

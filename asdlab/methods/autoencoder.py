@@ -25,7 +25,7 @@ from asdlab.artifacts.residuals import save_residuals
 from asdlab.core.errors import DataError
 from asdlab.features import stack_frames
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
-from asdlab.methods.schema import Float, Int, Schema
+from asdlab.core.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 
@@ -151,10 +151,9 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         histories.append(history)
     meta, mse, mean = pd.concat(metas, ignore_index=True), np.concatenate(mse), np.concatenate(mean)
     artifacts = save_residuals(ctx.workdir, meta, mse, mean, stats)
-    if scorer == "mse":
-        backend, x = get_backend("mse"), mse[:, None]
-    else:
-        backend, x = get_backend("mahalanobis", on="residuals", ridge=p["ridge"], residual_stats=stats), mean
+    name, kwargs = _BACKENDS[scorer](p, ctx.seed)
+    x = mse[:, None] if name == "mse" else mean
+    backend = get_backend(name, **kwargs, **({} if name == "mse" else {"residual_stats": stats}))
     tr = (meta["split"] == "train").to_numpy()
     backend.fit(x[tr], meta[tr])
     s_train, s_test = backend.score(x[tr], meta[tr]), backend.score(x[~tr], meta[~tr])
@@ -165,7 +164,11 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
                   skipped=skipped, artifacts=artifacts)
 
 
+_BACKENDS = {"mse": lambda p, seed: ("mse", {}),
+             "mahala": lambda p, seed: ("mahalanobis", {"on": "residuals", "ridge": p["ridge"]})}
+"""The registered back end each AE method scores with (a clip's residual statistics)."""
+
 register(Method("ae_mse", "official AutoEncoder baseline, mean squared reconstruction error",
-                PRESETS, functools.partial(_run_autoencoder, scorer="mse"), SCHEMA))
+                PRESETS, functools.partial(_run_autoencoder, scorer="mse"), SCHEMA, _BACKENDS["mse"]))
 register(Method("ae_mahala", "official AutoEncoder baseline, selective Mahalanobis of residuals",
-                PRESETS, functools.partial(_run_autoencoder, scorer="mahala"), SCHEMA))
+                PRESETS, functools.partial(_run_autoencoder, scorer="mahala"), SCHEMA, _BACKENDS["mahala"]))

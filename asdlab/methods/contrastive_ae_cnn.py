@@ -30,7 +30,7 @@ from asdlab.features.segments import segment_starts
 from asdlab.features.transforms import median_filter_time, standardize_clips
 from asdlab.methods import (Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels,
                             readable_split, register)
-from asdlab.methods.schema import Bool, Choice, Float, Int, Rule, Schema
+from asdlab.core.schema import Bool, Choice, Float, Int, Rule, Schema
 from asdlab.nn.composite import ContrastiveAECNN
 from asdlab.nn.mixup import mix, sample_lambda
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device

@@ -14,11 +14,12 @@ import pandas as pd
 import torch
 
 from asdlab.backends import get_backend, posterior
-from asdlab.data.audio import fix_length, read_many
+from asdlab.data.audio import fix_length
 from asdlab.data.classes import encode_classes
 from asdlab.features import LogMelParams, log_mel
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register
-from asdlab.methods.schema import Choice, Float, Int, Schema
+from asdlab.methods.pipeline import train_test_waveforms
+from asdlab.core.schema import Choice, Float, Int, Schema
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
 from asdlab.nn.mixup import mixup_batch
@@ -61,13 +62,6 @@ def build_model(p: dict, n_classes: int) -> GramMFN:
     return GramMFN(frontend, n_classes, width=p["width"], embedding_dim=p["embedding_dim"])
 
 
-def _waves(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd.DataFrame, list]:
-    waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable)
-    bad = {str(p) for p, _ in skipped}
-    keep = ~rows["path"].astype(str).isin(bad).to_numpy()
-    return waves, rows[keep].reset_index(drop=True), skipped
-
-
 def _loss_fn(p: dict, mel: LogMelParams):
     loss, mixup = LOSSES[p["loss"]], p["loss"] in MIXUP_LOSSES
 
@@ -105,11 +99,16 @@ def class_scores(model: GramMFN, emb: np.ndarray, class_index: np.ndarray, p: di
     return posterior.class_scores(emb, model.head.cpu().centers(), class_index, candidates, kind, p["s"], p["m"])
 
 
+def default_backend(p: dict, seed: int = 0) -> tuple[str, dict]:
+    """The registered back end of ``p["backend"]``: ``class_posterior`` (s, m) for "logsoftmax",
+    ``cosine_center`` for "cosine"."""
+    name = SCORERS[p["backend"]]
+    return name, ({"s": p["s"], "m": p["m"]} if name == "class_posterior" else {})
+
+
 def _run(ctx: RunContext) -> MethodOutput:
     p = ctx.params
-    table = ctx.table
-    train_w, train_rows, skipped = _waves(table[table["split"] == "train"], ctx)
-    test_w, test_rows, skipped_test = _waves(table[table["split"] == "test"], ctx)
+    train_w, train_rows, test_w, test_rows, skipped = train_test_waveforms(ctx)
     classes, y_train, y_test = encode_classes(train_rows, test_rows)
     n_samples = int(round(p["seconds"] * 16000))
     torch.manual_seed(ctx.seed)
@@ -130,13 +129,13 @@ def _run(ctx: RunContext) -> MethodOutput:
                                  embedding_dim=p["embedding_dim"]) for w in (train_w, test_w))
     meta_train, meta_test = clip_meta(train_rows, classes, y_train), clip_meta(test_rows, classes, y_test)
     centers = model.head.centers().detach().numpy()
-    sm = {"s": p["s"], "m": p["m"]} if p["backend"] == "logsoftmax" else {}
-    scorer = get_backend(SCORERS[p["backend"]], centers=centers, **sm).fit(emb_train, meta_train)
+    name, kwargs = default_backend(p, ctx.seed)
+    scorer = get_backend(name, centers=centers, **kwargs).fit(emb_train, meta_train)
     s_train, s_test = scorer.score(emb_train, meta_train), scorer.score(emb_test, meta_test)
 
     meta = pd.concat([meta_train, meta_test], ignore_index=True)
     emb = Embeddings(meta, np.concatenate([emb_train, emb_test]), centers, classes)
-    return finish(train_rows, test_rows, s_train, s_test, embeddings=emb, skipped=skipped + skipped_test,
+    return finish(train_rows, test_rows, s_train, s_test, embeddings=emb, skipped=skipped,
                   artifacts=["history.csv"])
 
 
@@ -148,4 +147,4 @@ _SUMMARIES = {
     ("tastgram", "noisy_arcmix"): "TASTgram-MFN with Noisy-ArcMix (one pass, margin on the un-permuted label)",
 }
 for (_fe, _loss), _summary in _SUMMARIES.items():
-    register(Method(f"{_fe}_{_loss}", _summary, _presets(_fe, _loss), _run, SCHEMA))
+    register(Method(f"{_fe}_{_loss}", _summary, _presets(_fe, _loss), _run, SCHEMA, default_backend))

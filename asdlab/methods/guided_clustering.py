@@ -26,7 +26,7 @@ from asdlab.core.errors import ConfigError
 from asdlab.methods import PRESETS as PRESET_NAMES
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, get_method, register
 from asdlab.methods.pipeline import fixed_log_mels
-from asdlab.methods.schema import Bool, Choice, Dict, Float, Int, List, Rule, Schema, any_of
+from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Rule, Schema, any_of
 from asdlab.nn.composite import GUIDED_ENCODERS, GuidedNet
 from asdlab.nn.pairloss import PAIR_MODES, pair_loss
 from asdlab.train import TrainConfig, atomic_torch_save, epoch_batches, fit

@@ -145,6 +145,15 @@ def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd
     return waves, rows[keep].reset_index(drop=True), skipped
 
 
+def train_test_waveforms(ctx: RunContext) -> tuple[list, pd.DataFrame, list, pd.DataFrame, list]:
+    """:func:`waveforms` of the training and of the test clips of ``ctx.table``:
+    ``(train_waves, train_rows, test_waves, test_rows, skipped)``."""
+    table = ctx.table
+    train_w, train_rows, skipped = waveforms(table[table["split"] == "train"], ctx)
+    test_w, test_rows, skipped_test = waveforms(table[table["split"] == "test"], ctx)
+    return train_w, train_rows, test_w, test_rows, skipped + skipped_test
+
+
 @dataclasses.dataclass
 class FixedLogMels:
     """Standardised fixed-length log-mels of the readable clips: ``x_train`` ``(N, n_mels, T)``

@@ -1,5 +1,5 @@
 """The method registry: a :class:`Method` is a recipe's presets, its parameter
-:class:`~asdlab.methods.schema.Schema` and its ``run(ctx) -> MethodOutput``;
+:class:`~asdlab.core.schema.Schema` and its ``run(ctx) -> MethodOutput``;
 :func:`asdlab.runs.run_method` runs one into a run folder."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Callable
 
 from asdlab.core.errors import ConfigError
 from asdlab.methods.pipeline import MethodOutput, RunContext
-from asdlab.methods.schema import Schema
+from asdlab.core.schema import Schema
 
 PRESETS = ("smoke", "course", "paper")
 
@@ -17,13 +17,21 @@ PRESETS = ("smoke", "course", "paper")
 @dataclasses.dataclass
 class Method:
     """A registered method: ``name``, one-line ``summary``, ``presets`` name -> params dict,
-    ``run(ctx) -> MethodOutput`` and ``schema``, the rule of every parameter of the presets."""
+    ``run(ctx) -> MethodOutput``, ``schema`` (the rule of every parameter of the presets) and
+    ``backend(params, seed) -> (name, parameters)``: the registered back end it scores with."""
 
     name: str
     summary: str
     presets: dict[str, dict]
     run: Callable[[RunContext], MethodOutput]
     schema: Schema
+    backend: Callable[[dict, int], tuple[str, dict]] | None = None
+
+    def default_backend(self, params: dict, seed: int = 0) -> tuple[str, dict] | None:
+        """``(name, parameters)`` of the registered back end with which the method scores its
+        clips given its ``params`` and ``seed``: re-scoring a run with it reproduces the run's
+        scores; None when no registered back end does (ensembles of several networks)."""
+        return self.backend(params, seed) if self.backend else None
 
     def params(self, preset: str, overrides: dict | None = None) -> dict:
         """The preset's parameters with ``overrides`` applied, checked and normalised by the

@@ -21,7 +21,7 @@ from asdlab.core.errors import ConfigError, DataError
 from asdlab.backends.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register, score_frame
 from asdlab.methods.pipeline import fixed_log_mels
-from asdlab.methods.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
+from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
 from asdlab.nn.adacos import ANGLE_RULES, mixup_reversed
 from asdlab.nn.composite import SubClusterAdaCosNet
 from asdlab.train import TrainConfig, atomic_torch_save, fit

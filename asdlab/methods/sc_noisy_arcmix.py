@@ -21,8 +21,8 @@ from asdlab.data.audio import fix_length
 from asdlab.data.classes import encode_classes
 from asdlab.backends.kmeans import score_sections
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register
-from asdlab.methods.pipeline import waveforms
-from asdlab.methods.schema import Bool, Choice, Float, Int, PathParam, Rule, Schema
+from asdlab.methods.pipeline import train_test_waveforms
+from asdlab.core.schema import Bool, Choice, Float, Int, PathParam, Rule, Schema
 from asdlab.nn.asl import asymmetric_focal_loss
 from asdlab.nn.ced import CED, SIZES, count_parameters, load_checkpoint
 from asdlab.nn.composite import SCNoisyArcMixNet
@@ -156,9 +156,7 @@ def _record_encoder(workdir: Path, record: dict) -> None:
 
 def _run(ctx: RunContext) -> MethodOutput:
     p = ctx.params
-    table = ctx.table
-    train_w, train_rows, skipped = waveforms(table[table["split"] == "train"], ctx)
-    test_w, test_rows, skipped_test = waveforms(table[table["split"] == "test"], ctx)
+    train_w, train_rows, test_w, test_rows, skipped = train_test_waveforms(ctx)
     classes, y_train, y_test = encode_classes(train_rows, test_rows)
     torch.manual_seed(ctx.seed)
     model, record = build_model(p, len(classes))
@@ -197,9 +195,10 @@ def _run(ctx: RunContext) -> MethodOutput:
     meta["kmeans_ref"] = np.concatenate([s["train_nearest"], s["test_nearest"]])
     np.save(ctx.workdir / "subcluster_centers.npy", sub.numpy().astype(np.float32))
     emb = Embeddings(meta, emb_all.numpy(), class_centers.numpy(), classes)
-    return finish(train_rows, test_rows, s["train"], s["test"], embeddings=emb, skipped=skipped + skipped_test,
+    return finish(train_rows, test_rows, s["train"], s["test"], embeddings=emb, skipped=skipped,
                   artifacts=["subcluster_centers.npy", "history.csv", "encoder.json"])
 
 
 register(Method(NAME, "CED-style transformer, sub-cluster Noisy-ArcMix + asymmetric focal loss, "
-                      "FeatEx, manifold mixup; k-means cosine scoring", PRESETS, _run, SCHEMA))
+                      "FeatEx, manifold mixup; k-means cosine scoring", PRESETS, _run, SCHEMA,
+                lambda p, seed: ("kmeans", {"n_clusters": p["n_clusters"], "seed": seed})))

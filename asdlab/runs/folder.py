@@ -62,7 +62,8 @@ def _identity(config: dict) -> dict:
     return {k: config.get(k) for k in _IDENTITY}
 
 
-def _read_config(folder: Path) -> dict | None:
+def read_config(folder: Path) -> dict | None:
+    """``folder/config.json`` as a dict, or None when there is none."""
     f = folder / "config.json"
     return json.loads(f.read_text()) if f.exists() else None
 
@@ -86,7 +87,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
               "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
               "python": platform.python_version(), "device": device}
     if out.exists():
-        old = _read_config(out)
+        old = read_config(out)
         if old is not None and _identity(old) == _identity(config) and not force:
             return out
         if not force:
@@ -94,7 +95,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
             raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "
                                  f"it or choose another output folder")
     partial = out.with_name(out.name + ".partial")
-    old_partial = _read_config(partial) if partial.exists() else None
+    old_partial = read_config(partial) if partial.exists() else None
     if partial.exists() and (old_partial is None or _identity(old_partial) != _identity(config)):
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
@@ -107,7 +108,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     torch.manual_seed(seed)
     result = m.run(ctx)
     write_outputs(partial, result)
-    _promote(partial, out)
+    promote(partial, out)
     return out
 
 
@@ -134,7 +135,7 @@ def write_outputs(folder: Path, result: MethodOutput) -> None:
                                          "n_skipped": len(result.skipped)})
 
 
-def _promote(partial: Path, out: Path) -> None:
+def promote(partial: Path, out: Path) -> None:
     """Rename the finished ``partial`` folder to ``out``, replacing an older run only now."""
     if out.exists():
         trash = out.with_name(out.name + ".old")
@@ -150,7 +151,7 @@ def load_run(folder: str | os.PathLike) -> dict:
     """A finished run folder as a dict: ``config``, ``scores``, ``train_scores`` and, when
     present, ``metrics`` (per section), ``table`` (Table 1 form) and ``summary``."""
     folder = Path(folder)
-    config = _read_config(folder)
+    config = read_config(folder)
     if config is None:
         raise AsdlabError(f"{folder}: not an asdlab run folder (no config.json)")
     dtypes = {"section": str}

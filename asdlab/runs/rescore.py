@@ -28,8 +28,8 @@ from asdlab.artifacts.residuals import RESIDUAL_FILES, load_residuals
 from asdlab.backends.registry import NEED_FILES, backend_class, check_params, list_backends
 from asdlab.backends.thresholds import DECISION_RULES
 from asdlab.core.errors import AsdlabError, ConfigError, DataError
-from asdlab.methods import MethodOutput, finish, score_frame
-from asdlab.runs.folder import RunExistsError, _promote, _read_config, data_fingerprint, write_json, write_outputs
+from asdlab.methods import MethodOutput, finish, get_method, score_frame
+from asdlab.runs.folder import RunExistsError, promote, read_config, data_fingerprint, write_json, write_outputs
 
 COPIED = ("embeddings.npy", "embeddings.csv", "centers.npy", "classes.csv", "subcluster_centers.npy",
           *RESIDUAL_FILES)
@@ -66,7 +66,7 @@ class RunInputs:
 def load_inputs(run_dir: str | os.PathLike) -> RunInputs:
     """The back-end inputs of the run folder ``run_dir`` (an :class:`AsdlabError` if it is none)."""
     folder = Path(run_dir)
-    config = _read_config(folder)
+    config = read_config(folder)
     if config is None:
         raise AsdlabError(f"{folder}: not an asdlab run folder (no config.json)")
     available = frozenset(k for k, f in NEED_FILES.items() if (folder / f).exists())
@@ -83,19 +83,9 @@ def load_inputs(run_dir: str | os.PathLike) -> RunInputs:
 
 def default_backend(config: dict) -> tuple[str, dict] | None:
     """The registered back end and parameters with which the method of a run's ``config`` scored
-    its clips, or None when no registered back end reproduces it (ensembles, per-machine models)."""
-    method, p, seed = config.get("method"), config.get("params") or {}, config.get("seed", 0)
-    if method == "ae_mse":
-        return "mse", {}
-    if method == "ae_mahala":
-        return "mahalanobis", {"on": "residuals", "ridge": p["ridge"]}
-    if method == "sc_noisy_arcmix":
-        return "kmeans", {"n_clusters": p["n_clusters"], "seed": seed}
-    if "frontend" in p and p.get("backend") == "logsoftmax":
-        return "class_posterior", {"s": p["s"], "m": p["m"]}
-    if "frontend" in p and p.get("backend") == "cosine":
-        return "cosine_center", {}
-    return None
+    its clips (:meth:`asdlab.methods.Method.default_backend`), or None when no registered back end
+    reproduces it (ensembles, per-machine models)."""
+    return get_method(config["method"]).default_backend(config.get("params") or {}, config.get("seed", 0))
 
 
 def backend_params(name: str, inputs: RunInputs, params: dict | None = None) -> dict:
@@ -178,7 +168,7 @@ def rescore(run_dir: str | os.PathLike, backend: str, out: str | os.PathLike, pa
               "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
               "python": platform.python_version()}
     if out.exists():
-        old = _read_config(out)
+        old = read_config(out)
         same = old is not None and all(old.get(k) == json.loads(json.dumps(config[k])) for k in _IDENTITY)
         if same and not force:
             return out
@@ -197,7 +187,7 @@ def rescore(run_dir: str | os.PathLike, backend: str, out: str | os.PathLike, pa
         if (run_dir / f).exists():
             shutil.copyfile(run_dir / f, partial / f)
     write_outputs(partial, result)
-    _promote(partial, out)
+    promote(partial, out)
     return out
 
 

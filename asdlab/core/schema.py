@@ -1,5 +1,6 @@
-"""Declarative parameter schemas: what each parameter of a method may hold, checked by
-:meth:`asdlab.methods.Method.params` before any work.
+"""Declarative parameter schemas: what each parameter of a method or a back end may hold, checked
+by :meth:`asdlab.methods.Method.params` and :func:`asdlab.backends.registry.check_params` before
+any work.
 
 A :class:`Schema` maps every parameter name of a method's presets to a :class:`Param` (type,
 range, allowed values, whether None is allowed, an optional normaliser) and may add cross-parameter
@@ -37,7 +38,7 @@ class Param:
     one-item list; ``sep``: a string is split on it into a list; ``options``: the alternatives of
     ``any_of``; ``test``: an extra ``value -> bool``; ``doc``: what is allowed, in words (default:
     generated); ``normalize``: ``value -> value`` applied after the checks (e.g. sorting; to an
-    allowed None too)."""
+    allowed None too); ``help``: what the parameter means, one line (for listings)."""
 
     kind: str
     min: float | None = None
@@ -54,6 +55,7 @@ class Param:
     test: Callable[[Any], bool] | None = None
     doc: str | None = None
     normalize: Callable[[Any], Any] | None = None
+    help: str = ""
 
     def __post_init__(self):
         if self.kind not in _KINDS:
@@ -259,10 +261,11 @@ class Schema:
     params: dict[str, Param]
     rules: tuple[Rule, ...] = ()
 
-    def validate(self, values: dict, method: str, where: str = "") -> dict:
+    def validate(self, values: dict, method: str, where: str = "", kind: str = "method") -> dict:
         """A checked, normalised copy of ``values`` (every key must have a rule); one
-        :class:`ConfigError` line on the first bad value. ``where``: e.g. ``"preset smoke"``."""
-        prefix = f"method {method}" + (f" ({where})" if where else "")
+        :class:`ConfigError` line on the first bad value, starting ``"<kind> <method>"``.
+        ``where``: e.g. ``"preset smoke"``."""
+        prefix = f"{kind} {method}" + (f" ({where})" if where else "")
         unknown = [k for k in values if k not in self.params]
         if unknown:
             raise ConfigError(f"{prefix}: parameter {unknown[0]!r} has no schema entry "
