@@ -1,7 +1,9 @@
 """asdlab: first-shot anomalous sound detection (DCASE Task 2) lab.
 
-Layers, data flowing down: ``data`` (layout, audio, cache, factory) -> ``features`` ->
-``nn`` -> ``train`` -> ``backends`` -> ``methods`` -> ``metrics`` / ``submission`` -> ``cli``.
+Packages, bottom to top (a module imports only from its own layer and those below; asserted by
+``tests/test_layers.py``): ``core`` -> ``data`` -> ``features`` -> ``metrics`` -> ``nn`` ->
+``train`` -> ``backends`` -> ``artifacts`` -> ``methods`` -> ``runs`` -> ``analysis`` -> ``viz`` ->
+``report`` -> ``notebook`` / ``cli``. Each package's docstring says why it sits where it does.
 """
 
 __version__ = "0.1.0"

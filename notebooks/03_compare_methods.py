@@ -94,7 +94,7 @@ missing_runs(table)
 # 1. Which method has the best official score, and does it also win the `AUC target` column of
 #    `All (hmean)`? Why can the two rankings differ?
 # 2. Find a machine type where the AutoEncoder beats every TASTgram-MFN method. What about its
-#    sound (see `asdlab.data.synth.preview`) could explain it?
+#    sound (see `asdlab.viz.factory_preview`) could explain it?
 # 3. The harmonic mean punishes one bad value hard. Recompute the official score of two methods
 #    leaving out their worst machine type (the table is a DataFrame: `table[method]`): how much
 #    does the ranking move?

@@ -68,8 +68,13 @@ def test_pseudo_label_maps_color_each_panel_by_its_column_with_its_own_legend():
     assert [t.name for t in left] == ["0", "1"] and [t.name for t in right] == ["v1", "v2", "unknown"]
     assert [len(t.x) for t in right] == [1, 2, 1]
     assert fig.layout.title.text == "gearbox: pseudo labels vs true attributes"
-    with pytest.raises(ValueError, match="true_attributes"):
-        pseudo_label_maps(pts.drop(columns="true_attributes"), "gearbox")
+    with pytest.raises(ValueError, match="pseudo_label"):
+        pseudo_label_maps(pts.drop(columns="pseudo_label"), "gearbox")
+    # real DCASE data have no ground truth: the right panel says so and holds every clip as unknown
+    real = pseudo_label_maps(pts.drop(columns="true_attributes"), "gearbox")
+    unknown = [t for t in real.data if t.legend == "legend2"]
+    assert [t.name for t in unknown] == ["unknown"] and len(unknown[0].x) == 4
+    assert "unknown for this data" in real.layout.annotations[1].text
 
 
 def test_machine_points_maps_one_machines_clips(tmp_path):

@@ -1,2 +1,3 @@
-"""Layer 0: what every layer uses and that imports nothing of asdlab: errors, atomic writes.
+"""Layer 0: what every layer uses and that imports nothing else of asdlab: errors, atomic writes,
+the declarative parameter schemas of methods and back ends.
 """

@@ -1,4 +1,5 @@
-"""Data layer: DCASE file names, dataset layouts, audio loading, the feature cache.
+"""Layer 1: DCASE file names, dataset layouts, audio loading, class labels, the factory
+(:mod:`asdlab.data.synth`) and its ground truth.
 
 The clip table
 --------------

@@ -1,4 +1,5 @@
-"""Layer 2: features computed from waveforms (log-mel, frame stacking) and the feature cache.
+"""Layer 2: features computed from waveforms (log-mel, frame stacking, fixed-length inputs,
+segments, standardisation, median filtering) and the feature cache.
 
 Imports core and data only.
 """

@@ -32,7 +32,7 @@ from asdlab.methods import (Embeddings, Method, MethodOutput, RunContext, clip_m
                             readable_split, register)
 from asdlab.core.schema import Bool, Choice, Float, Int, Rule, Schema
 from asdlab.nn.composite import ContrastiveAECNN
-from asdlab.nn.mixup import mix, sample_lambda
+from asdlab.nn.mixup import mix, sample_lambda, step_rng
 from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
 from asdlab.train.samplers import DomainBatchSampler
 
@@ -192,11 +192,6 @@ def _groups(ctx: RunContext) -> tuple[list[_Group], list]:
 # training
 
 
-def _step_rng() -> np.random.Generator:
-    """A generator seeded from torch's global RNG, which :func:`asdlab.train.fit` re-seeds per epoch."""
-    return np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
-
-
 def _crop(mel: np.ndarray, frames: int, rng: np.random.Generator, shift: bool) -> np.ndarray:
     if shift:
         mel = np.roll(mel, int(rng.integers(0, mel.shape[1])), axis=1)
@@ -218,7 +213,7 @@ def batch_getter(group: _Group, p: dict):
             items = idx.numpy()
             x = np.stack([fix_frames(group.train[i], frames) for i in items])
             return torch.from_numpy(x), torch.zeros(len(items), frames, dtype=torch.bool), y[idx]
-        rng = _step_rng()
+        rng = step_rng()
         items = sampler.draw(len(idx), rng) if sampler is not None else idx.numpy()
         x = np.stack([_crop(group.train[i], frames, rng, p["time_shift"]) for i in items])
         mask = np.zeros((len(items), frames), dtype=bool)
@@ -239,7 +234,7 @@ def loss_function(p: dict, n_classes: int, record: dict | None = None):
         x, mask, y = batch
         targets = F.one_hot(y, n_classes).to(x.dtype)
         if model.training and p["mixup_alpha"] > 0:
-            rng = _step_rng()
+            rng = step_rng()
             lam = sample_lambda(p["mixup_alpha"], rng)
             perm = torch.from_numpy(rng.permutation(len(y))).to(y.device)
             x, targets = mix(x, lam, perm), mix(targets, lam, perm)

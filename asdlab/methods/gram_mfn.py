@@ -22,22 +22,20 @@ from asdlab.methods.pipeline import train_test_waveforms
 from asdlab.core.schema import Choice, Float, Int, Schema
 from asdlab.nn.frontends import STgram, TASTgram
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
-from asdlab.nn.mixup import mixup_batch
+from asdlab.nn.mixup import mixup_batch, step_rng
 from asdlab.nn.mobilefacenet import GramMFN
 from asdlab.train import TrainConfig, atomic_torch_save, fit
-from asdlab.train.embed import embed
+from asdlab.train.embed import CROP_POLICIES, embed
 
 FRONTENDS = {"stgram": STgram, "tastgram": TASTgram}
 BACKENDS = ("logsoftmax", "cosine")
 SCORERS = {"logsoftmax": "class_posterior", "cosine": "cosine_center"}
 """``backend`` -> the registered back end (:mod:`asdlab.backends.registry`) that scores the clips."""
-CROP_POLICY = "first"
-"""Scoring crops (:func:`asdlab.train.embed.embed`): the first ``seconds`` of each clip, as the reference."""
 
 # The reference hyperparameters (paper preset); smaller presets change size and schedule only.
 _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedding_dim=128,
               s=30.0, m=0.7, alpha=0.5, epochs=300, batch_size=64, lr=1e-4, min_lr=1e-5,
-              weight_decay=0.01, val_fraction=0.05, seconds=10.0, backend="logsoftmax")
+              weight_decay=0.01, val_fraction=0.05, seconds=10.0, backend="logsoftmax", crop="first")
 _COURSE = {**_PAPER, "width": 0.25, "epochs": 12, "batch_size": 32, "lr": 2e-3, "min_lr": 1e-4,
            "val_fraction": 0.1, "seconds": 4.0}
 _SMOKE = {**_COURSE, "width": 0.125, "epochs": 2, "batch_size": 16, "seconds": 1.0}
@@ -46,7 +44,8 @@ SCHEMA = Schema({
     "embedding_dim": Int(1), "s": Float(0, min_open=True), "m": Float(0), "alpha": Float(0, min_open=True),
     "epochs": Int(1), "batch_size": Int(1), "lr": Float(0, min_open=True), "min_lr": Float(0),
     "weight_decay": Float(0), "val_fraction": Float(0, 1, max_open=True), "seconds": Float(0, min_open=True),
-    "backend": Choice(*BACKENDS), "frontend": Choice(*FRONTENDS), "loss": Choice(*LOSSES)})
+    "backend": Choice(*BACKENDS), "frontend": Choice(*FRONTENDS), "loss": Choice(*LOSSES),
+    "crop": Choice(*CROP_POLICIES)})
 
 
 def _presets(frontend: str, loss: str) -> dict:
@@ -70,7 +69,7 @@ def _loss_fn(p: dict, mel: LogMelParams):
         logmel = log_mel(wave, mel)
         y_a, y_b, lam = y, y, 1.0
         if model.training and mixup:
-            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))  # seeded per epoch by fit
+            rng = step_rng()
             wave, logmel, y_a, y_b, lam = mixup_batch(wave, logmel, y, p["alpha"], rng)
         return loss(model.head, model(wave, logmel), y_a, y_b, lam, s=p["s"], m=p["m"])
     return compute
@@ -81,7 +80,7 @@ def _batch_getter(waves: list[np.ndarray], labels: np.ndarray, n_samples: int):
 
     def get(idx: torch.Tensor, train: bool):
         if train:
-            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
+            rng = step_rng()
             clips = [fix_length(waves[i], n_samples, "random", rng) for i in idx.tolist()]
         else:
             clips = [fix_length(waves[i], n_samples, "fixed") for i in idx.tolist()]
@@ -125,7 +124,8 @@ def _run(ctx: RunContext) -> MethodOutput:
     (ctx.workdir / "train.ckpt").unlink(missing_ok=True)
     pd.DataFrame(result.history).to_csv(ctx.workdir / "history.csv", index=False)
 
-    emb_train, emb_test = (embed(model, w, n_samples, CROP_POLICY, device=ctx.device,
+    n_crop = None if p["crop"] == "whole" else n_samples
+    emb_train, emb_test = (embed(model, w, n_crop, p["crop"], device=ctx.device,
                                  embedding_dim=p["embedding_dim"]) for w in (train_w, test_w))
     meta_train, meta_test = clip_meta(train_rows, classes, y_train), clip_meta(test_rows, classes, y_test)
     centers = model.head.centers().detach().numpy()

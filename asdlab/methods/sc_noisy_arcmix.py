@@ -26,24 +26,21 @@ from asdlab.core.schema import Bool, Choice, Float, Int, PathParam, Rule, Schema
 from asdlab.nn.asl import asymmetric_focal_loss
 from asdlab.nn.ced import CED, SIZES, count_parameters, load_checkpoint
 from asdlab.nn.composite import SCNoisyArcMixNet
-from asdlab.nn.mixup import mix, sample_lambda
+from asdlab.nn.mixup import mix, sample_lambda, step_rng
 from asdlab.nn.subcluster import soft_cross_entropy
 from asdlab.nn.subcluster_margin import MARGIN_MODES, featex, manifold_mixup, one_hot
 from asdlab.train import TrainConfig, atomic_torch_save, fit
-from asdlab.train.embed import embed
+from asdlab.train.embed import CROP_POLICIES, embed
 
 NAME = "sc_noisy_arcmix"
 LOSS_NAMES = ("asl", "ce")
-CROP_POLICY = "first"
-"""Scoring crops (:func:`asdlab.train.embed.embed`): the first ``eval_seconds`` of each clip
-(copy-padded when shorter); ``eval_seconds=None`` embeds every clip whole instead."""
 
 _PAPER = dict(size="base", checkpoint=None, bn_momentum=0.01, seconds=10.0, eval_seconds=10.0,
               n_sub=32, featex=True, n_sub_featex=32, featex_p=0.5,
               loss="asl", gamma_pos=0.0, gamma_neg=4.0, asl_eps=0.1, margin="noisy", s=30.0, m=0.7,
               mixup_p=0.25, manifold_p=0.25, alpha=0.5, time_shift=True,
               epochs=20, batch_size=64, lr=1e-4, min_lr=1e-5, weight_decay=0.01, val_fraction=0.0,
-              n_clusters=16)
+              n_clusters=16, crop="first")
 _COURSE = {**_PAPER, "size": "nano", "bn_momentum": None, "seconds": 2.0, "eval_seconds": 2.0,
            "n_sub": 16, "n_sub_featex": 16, "epochs": 30, "batch_size": 32, "lr": 1e-3, "min_lr": 1e-4}
 _SMOKE = {**_COURSE, "seconds": 1.0, "eval_seconds": 1.0, "n_sub": 4, "n_sub_featex": 4,
@@ -60,7 +57,8 @@ SCHEMA = Schema({
     "gamma_neg": Float(0), "asl_eps": Float(0, 1), "margin": Choice(*MARGIN_MODES), "s": Float(0, min_open=True),
     "m": Float(0), "mixup_p": _PROBABILITY, "manifold_p": _PROBABILITY, "alpha": Float(0, min_open=True),
     "time_shift": Bool(), "epochs": Int(1), "batch_size": Int(1), "lr": Float(0, min_open=True), "min_lr": Float(0),
-    "weight_decay": Float(0), "val_fraction": Float(0, 1, max_open=True), "n_clusters": Int(1)},
+    "weight_decay": Float(0), "val_fraction": Float(0, 1, max_open=True), "n_clusters": Int(1),
+    "crop": Choice(*CROP_POLICIES)},
     rules=(Rule("manifold_p", lambda p: None if p["mixup_p"] + p["manifold_p"] <= 1 else
                 f"mixup_p + manifold_p = {p['mixup_p'] + p['manifold_p']:g} exceeds 1 (one augmentation per batch)"),))
 
@@ -86,11 +84,6 @@ def build_model(p: dict, n_classes: int) -> tuple[SCNoisyArcMixNet, dict]:
     return model, record
 
 
-def _step_rng() -> np.random.Generator:
-    """A generator seeded from torch's global RNG, which :func:`asdlab.train.fit` re-seeds per epoch."""
-    return np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
-
-
 def loss_function(p: dict, n_classes: int):
     """``loss(model, (wave, y)) -> scalar`` with the augmentations of docs/methods/sc_noisy_arcmix.md
     (training mode only; evaluation mode uses clean batches and ``(e, e)`` FeatEx pairs)."""
@@ -104,7 +97,7 @@ def loss_function(p: dict, n_classes: int):
         targets = one_hot(y, n_classes).to(wave.dtype)
         mode, rng = "clean", None
         if model.training:
-            rng = _step_rng()
+            rng = step_rng()
             u = rng.random()
             if u < p["mixup_p"]:
                 mode = "mixup"
@@ -135,7 +128,7 @@ def _batch_getter(waves: list[np.ndarray], labels: np.ndarray, n_samples: int, t
 
     def get(idx: torch.Tensor, train: bool):
         if train:
-            rng = _step_rng()
+            rng = step_rng()
             clips = [fix_length(waves[i], n_samples, "random", rng) for i in idx.tolist()]
             if time_shift:
                 clips = [np.roll(c, int(rng.integers(0, n_samples))) for c in clips]
@@ -177,7 +170,8 @@ def _run(ctx: RunContext) -> MethodOutput:
     pd.DataFrame(result.history).to_csv(ctx.workdir / "history.csv", index=False)
 
     n_eval = None if p["eval_seconds"] is None else int(round(p["eval_seconds"] * 16000))
-    policy = CROP_POLICY if n_eval else "whole"
+    policy = "whole" if n_eval is None else p["crop"]
+    n_eval = None if policy == "whole" else n_eval
     emb_train, emb_test = (embed(model.encoder, w, n_eval, policy, device=ctx.device, batch_size=32,
                                  embedding_dim=model.encoder.embed_dim) for w in (train_w, test_w))
     s = score_sections(emb_train, train_rows, emb_test, test_rows, p["n_clusters"], ctx.seed)

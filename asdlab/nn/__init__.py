@@ -1,1 +1,2 @@
-"""Neural building blocks: encoders, heads, losses, augmentations."""
+"""Layer 4: neural building blocks, no I/O: front ends, encoders, heads, losses, augmentations,
+and the composite models recipes train (:mod:`asdlab.nn.composite`)."""

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 
 
-def _rng(generator: np.random.Generator | None) -> np.random.Generator:
+def step_rng(generator: np.random.Generator | None = None) -> np.random.Generator:
+    """``generator`` when given, else a numpy generator seeded from torch's global RNG, which
+    :func:`asdlab.train.fit` re-seeds every epoch: random choices inside a training step are
+    then reproducible from the run's seed."""
     if generator is not None:
         return generator
     return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
@@ -25,7 +28,7 @@ def sample_lambda(alpha: float, generator: np.random.Generator | None = None) ->
     near 0 or 1). ``alpha <= 0`` returns 1.0 (no mixing), as the reference does."""
     if alpha <= 0:
         return 1.0
-    return float(_rng(generator).beta(alpha, alpha))
+    return float(step_rng(generator).beta(alpha, alpha))
 
 
 def mix(x: torch.Tensor, lam: float, perm: torch.Tensor) -> torch.Tensor:
@@ -41,7 +44,7 @@ def mixup_batch(wave: torch.Tensor, logmel: torch.Tensor, labels: torch.Tensor,
     Returns ``(mixed_wave, mixed_logmel, y_a, y_b, lam)`` with ``y_a = labels`` and
     ``y_b = labels[perm]``, the same ``lam`` and ``perm`` for both inputs.
     """
-    rng = _rng(generator)
+    rng = step_rng(generator)
     lam = sample_lambda(alpha, rng)
     perm = torch.from_numpy(rng.permutation(len(labels))).to(labels.device)
     return mix(wave, lam, perm), mix(logmel, lam, perm), labels, labels[perm], lam

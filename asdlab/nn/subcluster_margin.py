@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from asdlab.nn.mixup import step_rng
 from asdlab.nn.margins import angular_margin
 from asdlab.nn.subcluster import class_log_probs
 
@@ -122,12 +123,6 @@ class SubClusterMarginHead(nn.Module):
         return self.cosine(emb)
 
 
-def _rng(generator: np.random.Generator | None) -> np.random.Generator:
-    if generator is not None:
-        return generator
-    return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-
-
 def featex(emb: torch.Tensor, targets: torch.Tensor, p: float = 0.5,
            generator: np.random.Generator | None = None,
            perm: torch.Tensor | None = None, exchange: torch.Tensor | None = None,
@@ -142,7 +137,7 @@ def featex(emb: torch.Tensor, targets: torch.Tensor, p: float = 0.5,
     No label expansion (the original FeatEx's 3C classes).
     """
     b = emb.shape[0]
-    rng = _rng(generator) if perm is None or exchange is None else None
+    rng = step_rng(generator) if perm is None or exchange is None else None
     if perm is None:
         perm = torch.from_numpy(rng.permutation(b))
     if exchange is None:

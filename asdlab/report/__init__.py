@@ -1,4 +1,4 @@
-"""Batch reports: papermill executes the notebooks, nbconvert renders them to offline HTML.
+"""Layer 12: batch reports: papermill executes the notebooks, nbconvert renders them to offline HTML.
 
 - :mod:`asdlab.report.plan`: which notebooks run, for which methods, in which order (:data:`PLAN`);
 - :mod:`asdlab.report.runner`: :func:`run_report`, the ``asdlab report`` command's engine;

@@ -1,4 +1,6 @@
-"""Layer 9: run folders (the only writer of a run's files), rescoring, sweeps.
+"""Layer 9: run folders: train a method into one (config, scores, submission, metrics, built in
+``OUT.partial`` and renamed when complete), load one, re-score one with another back end without
+retraining, sweep a method's parameters.
 """
 
 from asdlab.runs.folder import (  # noqa: F401

@@ -1,4 +1,5 @@
-"""Layer 5: the one training loop, batch samplers and devices.
+"""Layer 5: the one training loop, batch samplers, devices, and embedding clips with a trained
+encoder (crop policies ``first`` / ``all`` / ``whole``).
 """
 
 from asdlab.train.loop import (  # noqa: F401

@@ -369,11 +369,15 @@ def pseudo_label_maps(points: pd.DataFrame, machine: str, left: str = "pseudo_la
     """One machine's clips on a 2-D map twice, side by side: colored by ``left`` (the pseudo
     labels) and by ``right`` (the factory's true hidden attributes), each panel with its own
     legend. ``points``: :func:`asdlab.analysis.pseudo_labels.machine_points` output (x, y, file and the
-    two columns). Agreement shows as the same groups in both panels, whatever their colors."""
-    missing = [c for c in ("x", "y", "file", left, right) if c not in points.columns]
+    two columns). Agreement shows as the same groups in both panels, whatever their colors. Data
+    without ground truth (no ``right`` column, e.g. real DCASE data) show it as all "unknown"."""
+    missing = [c for c in ("x", "y", "file", left) if c not in points.columns]
     if missing:
         raise ValueError(f"pseudo_label_maps: points lack column(s) {', '.join(missing)}")
     titles = {"pseudo_label": "pseudo label", "true_attributes": "true attributes (factory)"}
+    if right not in points.columns:
+        points = points.assign(**{right: np.nan})
+        titles[right] = f"{titles.get(right, right)}: unknown for this data"
     fig = make_subplots(rows=1, cols=2, subplot_titles=[titles.get(left, left), titles.get(right, right)],
                         horizontal_spacing=0.22)
     for col, (column, legend) in enumerate([(left, "legend"), (right, "legend2")], start=1):
