@@ -6,4 +6,4 @@ Packages, bottom to top (a module imports only from its own layer and those belo
 ``report`` -> ``notebook`` / ``cli``. Each package's docstring says why it sits where it does.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -173,6 +173,27 @@ def test_notebooks_run_in_dependency_order_with_shared_threads(tmp_path, data):
     assert leftovers(tmp_path / "out") == []
 
 
+def test_runs_made_by_older_code_are_removed_before_the_notebooks_run(tmp_path, data):
+    from asdlab.methods import get_method
+
+    nbs = write_notebooks(tmp_path / "nbs")
+    result = run_report(data, tmp_path / "out", preset="smoke", methods=["tastgram_ce"], notebooks_dir=nbs,
+                        log=None, execute=FakeExecutor())
+    assert result.ok
+    runs = tmp_path / "out" / "runs"
+    current = get_method("tastgram_ce").params("smoke")
+    for name, params in (("tastgram_ce", {k: v for k, v in current.items() if k != "crop"}),
+                         ("kept", current)):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "config.json").write_text(json.dumps({"method": "tastgram_ce", "preset": "smoke",
+                                                             "params": params}))
+    lines = []
+    run_report(data, tmp_path / "out", preset="smoke", methods=["tastgram_ce"], notebooks_dir=nbs,
+               log=lines.append, execute=FakeExecutor())
+    assert not (runs / "tastgram_ce").exists() and (runs / "kept").is_dir()
+    assert any("removed runs/tastgram_ce (its method's parameters changed" in line for line in lines)
+
+
 def test_rerun_skips_unchanged_and_redoes_failed_changed_and_forced(tmp_path, data):
     nbs, out = write_notebooks(tmp_path / "nbs"), tmp_path / "out"
     kw = dict(preset="smoke", methods=["ae_mse", "ae_mahala"], notebooks_dir=nbs, log=None)

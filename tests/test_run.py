@@ -175,3 +175,23 @@ def test_machines_restrict_the_run_and_an_unknown_one_is_named(dataset, tmp_path
     with pytest.raises(ValueError, match=r"\['pump'\] not found; available: \['ToyCar', 'fan'\]"):
         run_method("ae_mse", dataset, tmp_path / "x", preset="smoke", machines=["pump"],
                    cache_dir=tmp_path / "c", progress=False)
+
+
+def test_stale_runs_are_those_whose_parameters_changed_shape(tmp_path):
+    from asdlab.methods import get_method
+    from asdlab.runs.folder import stale_runs, write_json
+
+    current = get_method("tastgram_ce").params("smoke")
+    cases = {"current": {"method": "tastgram_ce", "preset": "smoke", "params": current},
+             "older": {"method": "tastgram_ce", "preset": "smoke",
+                       "params": {k: v for k, v in current.items() if k != "crop"}},   # before `crop` existed
+             "refused": {"method": "tastgram_ce", "preset": "smoke", "params": {**current, "crop": "middle"}},
+             "rescored": {"method": "tastgram_ce", "preset": "smoke", "params": {}, "rescored_from": "x"},
+             "unknown": {"method": "no_such_method", "preset": "smoke", "params": {}}}
+    for name, config in cases.items():
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        write_json(tmp_path / "runs" / name / "config.json", config)
+    (tmp_path / "runs" / "grid" / "cell").mkdir(parents=True)   # sweep cells sit one level deeper
+    write_json(tmp_path / "runs" / "grid" / "cell" / "config.json", cases["older"])
+    assert [p.relative_to(tmp_path / "runs").as_posix() for p in stale_runs(tmp_path / "runs")] == \
+        ["grid/cell", "older", "refused"]

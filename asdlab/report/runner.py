@@ -14,8 +14,10 @@ Each notebook runs in its own process (:mod:`asdlab.report.worker`), ``jobs`` at
 skipped when its inputs did not change: its source text, parameters, the data fingerprint, the
 asdlab version, and the ``config.json`` + ``summary.json`` of the run folders it writes or reads.
 ``force`` re-executes every notebook, but the notebooks still reuse run folders whose
-configuration matches (delete ``runs/`` to retrain). Changes to the asdlab code under an
-unchanged version number are not detected.
+configuration matches (delete ``runs/`` to retrain). Run folders made by older code whose
+method's parameters have since changed (:func:`asdlab.runs.folder.stale_runs`) are removed first,
+so their notebooks retrain them. Other changes to the asdlab code under an unchanged version
+number are not detected.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -240,6 +243,11 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2) + "\n")
 
     out.mkdir(parents=True, exist_ok=True)
+    from asdlab.runs.folder import stale_runs
+
+    for folder in stale_runs(runs_dir):  # made by older code: the notebooks retrain them
+        say(f"  removed {folder.relative_to(out)} (its method's parameters changed since it was made)")
+        shutil.rmtree(folder)
     save()
     say(f"report {out}: {len(tasks)} notebook(s), up to {parallel} at a time, {threads} thread(s) each")
 

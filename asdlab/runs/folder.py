@@ -112,6 +112,41 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     return out
 
 
+def stale_runs(runs_dir: str | os.PathLike) -> list[Path]:
+    """The run folders under ``runs_dir`` (at any depth) that today's code would not reuse because
+    their method's parameters changed shape: a parameter added or removed, or a value its schema
+    now refuses (e.g. runs made before an upgrade). Re-scored runs and folders of unknown methods
+    are left alone. A report removes these from its own ``runs/`` so that its notebooks retrain
+    them instead of stopping on :class:`RunExistsError`."""
+    from asdlab.core.errors import ConfigError
+    from asdlab.methods import REGISTRY, list_methods
+
+    list_methods()  # loads the built-in recipes
+    out = []
+    for f in sorted(Path(runs_dir).glob("**/config.json")):
+        folder = f.parent
+        if folder.name.endswith(".partial"):
+            continue
+        try:
+            config = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        method = REGISTRY.get(config.get("method"))
+        params = config.get("params")
+        if method is None or "rescored_from" in config or not isinstance(params, dict):
+            continue
+        preset = method.presets.get(config.get("preset"))
+        if preset is None:
+            continue
+        try:
+            stale = set(params) != set(preset) or method.schema.validate(params, method.name) != params
+        except ConfigError:
+            stale = True
+        if stale:
+            out.append(folder)
+    return out
+
+
 def write_outputs(folder: Path, result: MethodOutput) -> None:
     """Embeddings, scores, submission files and (when labels are known) metrics of ``result``
     into ``folder``."""
