@@ -29,6 +29,7 @@ FAST = {
     "contrastive_ae_cnn": {"epochs": 1},
     "guided_clustering": {"pretrain_rounds": 1, "finetune_epochs": 1, "baseline": False,
                           "scorer_overrides": {"epochs": 1}},
+    "raw_spec": {},  # nothing to train
 }
 """Per-method smoke overrides that keep a run short (default: ``{"epochs": 1}``)."""
 
@@ -135,7 +136,8 @@ def test_a_bad_parameter_fails_before_any_work(name, data, tmp_path, monkeypatch
         raise AssertionError(f"{name}: training started with a bad parameter")
 
     monkeypatch.setattr(method, "run", no_training)
-    with pytest.raises(ConfigError, match=rf"^method {name}: parameter batch_size='abc': expected an integer"):
-        run_method(name, data, tmp_path / "r", preset="smoke", overrides={"batch_size": "abc"},
+    key = "batch_size" if "batch_size" in method.presets["smoke"] else "n_mels"  # an integer parameter
+    with pytest.raises(ConfigError, match=rf"^method {name}: parameter {key}='abc': expected an integer"):
+        run_method(name, data, tmp_path / "r", preset="smoke", overrides={key: "abc"},
                    cache_dir=tmp_path / "c", progress=False)
     assert not (tmp_path / "r").exists() and not (tmp_path / "r.partial").exists()

@@ -86,4 +86,4 @@ def list_methods() -> list[Method]:
 def _load_builtin() -> None:
     # the recipe modules register themselves on import
     from asdlab.methods import (autoencoder, contrastive_ae_cnn, gram_mfn, guided_clustering,  # noqa: F401
-                                sc_adacos, sc_noisy_arcmix)
+                                raw_spec, sc_adacos, sc_noisy_arcmix)
