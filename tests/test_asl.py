@@ -39,14 +39,27 @@ def test_hand_computation_with_focusing_and_smoothing():
     assert got.item() == pytest.approx(hand, rel=1e-6)
 
 
-def test_soft_target_weights_blend_the_two_focusing_weights():
+def test_every_class_with_a_positive_soft_target_gets_the_positive_focusing_weight():
     p = torch.tensor([[0.5, 0.4, 0.1]])
     t = torch.tensor([[0.5, 0.5, 0.0]])
-    gp, gn = 2.0, 4.0
-    w = [0.5 * (1 - q) ** gp + 0.5 * q ** gn for q in (0.5, 0.4)]
-    hand = -(0.5 * w[0] * math.log(0.5) + 0.5 * w[1] * math.log(0.4))  # eps = 0: class 2 has no weight
-    got = asymmetric_focal_loss(p.log(), t, gamma_pos=gp, gamma_neg=gn, eps=0.0)
+    gp, gn, eps = 2.0, 4.0, 0.3
+    s = [0.5 * (1 - eps) + eps / 3, 0.5 * (1 - eps) + eps / 3, eps / 3]   # smoothed targets
+    hand = -(s[0] * (1 - 0.5) ** gp * math.log(0.5) + s[1] * (1 - 0.4) ** gp * math.log(0.4)
+             + s[2] * 0.1 ** gn * math.log(0.1))
+    got = asymmetric_focal_loss(p.log(), t, gamma_pos=gp, gamma_neg=gn, eps=eps)
     assert got.item() == pytest.approx(hand, rel=1e-6)
+
+
+def test_a_mixed_sample_weighs_as_much_as_a_clean_one_with_the_default_gammas():
+    """Defaults (gamma_pos 0, gamma_neg 4, eps 0.1): the loss over the soft cross-entropy is the
+    same for a clean and a 0.5 / 0.5 mixed target when the model splits its probability alike."""
+    clean = asymmetric_focal_loss(torch.log(torch.tensor([[0.7, 0.2, 0.1]])), torch.tensor([0]))
+    ce_clean = -math.log(0.7)
+    mixed = asymmetric_focal_loss(torch.log(torch.tensor([[0.35, 0.35, 0.3]])),
+                                  torch.tensor([[0.5, 0.5, 0.0]]))
+    ce_mixed = -math.log(0.35)
+    # target terms carry weight 1: (1 - eps) * y_j + eps / C on each positive class
+    assert clean.item() / ce_clean > 0.9 and mixed.item() / ce_mixed > 0.9
 
 
 def test_defaults_are_the_reference_and_focusing_lowers_easy_examples():
