@@ -79,3 +79,21 @@ def test_a_trailing_batch_of_one_joins_the_previous_batch():
     assert [len(b) for b in epoch_batches(34, 16, None)] == [16, 16, 2]
     x = _data(n=37)  # 90 % of 37 = 33 training items -> batches of 16 and 17, no crash in BatchNorm
     _train(x, TrainConfig(epochs=1, batch_size=16, seed=0))
+
+
+def test_stratified_split_takes_each_group_in_proportion_and_never_its_last_items():
+    from asdlab.train import split_indices
+
+    groups = np.array([0] * 20 + [1] * 3 + [2] * 10 + [3] * 1)
+    train, val = split_indices(len(groups), 0.2, seed=0, groups=groups, keep=2)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(groups)))
+    counts = {g: int((groups[val] == g).sum()) for g in range(4)}
+    assert counts == {0: 4, 1: 1, 2: 2, 3: 0}          # round(3 * 0.2) = 1 still leaves 2 of class 1
+    _, val_keep3 = split_indices(len(groups), 0.2, seed=0, groups=groups, keep=3)
+    assert int((groups[val_keep3] == 1).sum()) == 0       # a 3-clip class keeps every clip
+    again = split_indices(len(groups), 0.2, seed=0, groups=groups, keep=2)[1]
+    np.testing.assert_array_equal(val, again)              # seeded
+    other = split_indices(len(groups), 0.2, seed=1, groups=groups, keep=2)[1]
+    assert not np.array_equal(val, other)
+    with pytest.raises(ValueError, match="3 group labels for 4 items"):
+        split_indices(4, 0.5, 0, groups=[0, 0, 1])

@@ -35,7 +35,8 @@ SCORERS = {"logsoftmax": "class_posterior", "cosine": "cosine_center"}
 # The reference hyperparameters (paper preset); smaller presets change size and schedule only.
 _PAPER = dict(n_fft=2048, hop=512, n_mels=128, tgram_win=1024, width=1.0, embedding_dim=128,
               s=30.0, m=0.7, alpha=0.5, epochs=300, batch_size=64, lr=1e-4, min_lr=1e-5,
-              weight_decay=0.01, val_fraction=0.05, seconds=10.0, backend="logsoftmax", crop="first")
+              weight_decay=0.01, val_fraction=0.05, val_split="stratified", seconds=10.0,
+              backend="logsoftmax", crop="first")
 _COURSE = {**_PAPER, "width": 0.25, "epochs": 12, "batch_size": 32, "lr": 2e-3, "min_lr": 1e-4,
            "val_fraction": 0.1, "seconds": 4.0}
 _SMOKE = {**_COURSE, "width": 0.125, "epochs": 2, "batch_size": 16, "seconds": 1.0}
@@ -45,7 +46,7 @@ SCHEMA = Schema({
     "epochs": Int(1), "batch_size": Int(1), "lr": Float(0, min_open=True), "min_lr": Float(0),
     "weight_decay": Float(0), "val_fraction": Float(0, 1, max_open=True), "seconds": Float(0, min_open=True),
     "backend": Choice(*BACKENDS), "frontend": Choice(*FRONTENDS), "loss": Choice(*LOSSES),
-    "crop": Choice(*CROP_POLICIES)})
+    "crop": Choice(*CROP_POLICIES), "val_split": Choice("stratified", "random")})
 
 
 def _presets(frontend: str, loss: str) -> dict:
@@ -114,7 +115,8 @@ def _run(ctx: RunContext) -> MethodOutput:
     model = build_model(p, len(classes))
     cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
                       optimizer="adamw", weight_decay=p["weight_decay"], schedule="cosine",
-                      min_lr=p["min_lr"], val_fraction=p["val_fraction"], seed=ctx.seed)
+                      min_lr=p["min_lr"], val_fraction=p["val_fraction"], seed=ctx.seed,
+                      val_groups=y_train if p["val_split"] == "stratified" else None)
     mel = LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"])
     result = fit(model, len(train_w), _batch_getter(train_w, y_train, n_samples), _loss_fn(p, mel),
                  cfg, device=ctx.device, checkpoint=ctx.workdir / "train.ckpt",

@@ -31,7 +31,9 @@ class TrainConfig:
 
     ``epochs``; ``batch_size``; ``lr``; ``optimizer`` "adam" or "adamw"; ``weight_decay``;
     ``schedule`` None (constant) or "cosine" (per epoch down to ``min_lr``); ``val_fraction`` of
-    the training items held out to pick the best epoch (0: the epoch with the lowest training loss); ``seed``.
+    the training items held out to pick the best epoch (0: the epoch with the lowest training loss); ``seed``;
+    ``val_groups``: one label per item (e.g. its class) to split each group on its own, never taking
+    a group's last ``val_keep`` items (:func:`split_indices`); None: one random split.
     """
 
     epochs: int = 10
@@ -43,6 +45,8 @@ class TrainConfig:
     min_lr: float = 0.0
     val_fraction: float = 0.1
     seed: int = 0
+    val_groups: np.ndarray | None = None
+    val_keep: int = 2
 
 
 @dataclasses.dataclass
@@ -61,12 +65,29 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random ``(train_idx, val_idx)`` over ``range(n)``; at least one item of each when
-    ``0 < val_fraction`` and ``n >= 2``."""
-    perm = np.random.default_rng(seed).permutation(n)
-    n_val = 0 if val_fraction <= 0 else min(max(1, int(round(n * val_fraction))), n - 1)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+def split_indices(n: int, val_fraction: float, seed: int, groups=None,
+                  keep: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_idx, val_idx)`` over ``range(n)``, sorted.
+
+    ``groups`` None: one random split, at least one item of each when ``0 < val_fraction`` and
+    ``n >= 2``. ``groups`` ``(n,)`` labels: each group is split on its own (stratified): it gives
+    ``round(size * val_fraction)`` random items to validation, but never its last ``keep`` items,
+    so a class of 3 target clips keeps them all for training."""
+    if groups is None:
+        perm = np.random.default_rng(seed).permutation(n)
+        n_val = 0 if val_fraction <= 0 else min(max(1, int(round(n * val_fraction))), n - 1)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    groups = np.asarray(groups)
+    if len(groups) != n:
+        raise ValueError(f"split_indices: {len(groups)} group labels for {n} items")
+    rng = np.random.default_rng(seed)
+    val = []
+    for g in sorted(set(groups.tolist())):
+        items = rng.permutation(np.flatnonzero(groups == g))
+        n_val = min(int(round(len(items) * val_fraction)), max(0, len(items) - keep)) if val_fraction > 0 else 0
+        val.extend(items[:n_val].tolist())
+    val = np.sort(np.array(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(n), val), val
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -126,7 +147,7 @@ def fit(
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     model.to(dev)
-    train_idx, val_idx = split_indices(n_items, cfg.val_fraction, cfg.seed)
+    train_idx, val_idx = split_indices(n_items, cfg.val_fraction, cfg.seed, cfg.val_groups, cfg.val_keep)
     train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
     opt = _make_optimizer(model.parameters(), cfg)
     history: list[dict] = []
