@@ -206,6 +206,19 @@ def test_mahalanobis_on_embeddings_takes_the_nearer_domain_around_its_mean():
     assert scorer.input_kind() == "embeddings"
 
 
+def test_mahalanobis_leaves_out_a_domain_with_a_single_training_clip():
+    """One target clip has no covariance; with it the minimum would be 0 for every clip."""
+    rng = np.random.default_rng(4)
+    src, tgt = rng.normal(size=(20, 3)), rng.normal(size=(1, 3))
+    scorer = get_backend("mahalanobis", ridge=0.1).fit(np.concatenate([src, tgt]),
+                                                       meta(["source"] * 20 + ["target"]))
+    y = rng.normal(size=(4, 3)) * 3
+    cov = np.cov(src, rowvar=False, bias=True)
+    p = np.linalg.inv(cov + 0.1 * np.trace(cov) / 3 * np.eye(3))
+    expected = [(v - src.mean(0)) @ p @ (v - src.mean(0)) for v in y]
+    np.testing.assert_allclose(scorer.score(y, meta(["source"] * 4, split="test")), expected, rtol=1e-9)
+
+
 def test_mahalanobis_and_mse_on_residual_statistics_equal_the_official_ae_scores_exactly():
     rng = np.random.default_rng(4)
     res = [rng.standard_normal((int(n), 5 * 4)).astype(np.float32) for n in rng.integers(3, 9, size=12)]

@@ -82,7 +82,7 @@ class MahalanobisScorer(Scorer):
                     models.append((None, precision_from_scatter(stats[0], stats[2], self.ridge)))
                 else:
                     x = X[(keys == key) & (dom == d)].astype(np.float64)
-                    if len(x) == 0:
+                    if len(x) < 2:  # one clip has no covariance: its zero precision would score every clip 0
                         continue
                     mean = x.mean(axis=0)
                     xc = x - mean
