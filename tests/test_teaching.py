@@ -208,7 +208,7 @@ def test_kind_auc_separates_an_obvious_and_an_invisible_kind():
     assert quiet["mean_severity"] == pytest.approx(0.65)
 
 
-def test_history_figure_one_colour_per_machine(tmp_path):
+def test_history_figure_one_panel_per_machine(tmp_path):
     assert teaching.load_history(tmp_path) is None
     hist = pd.DataFrame({"machine": ["fan"] * 3 + ["valve"] * 3, "epoch": [0, 1, 2] * 2,
                          "train_loss": [3.0, 2.0, 1.0, 4.0, 3.0, 2.0],
@@ -216,12 +216,14 @@ def test_history_figure_one_colour_per_machine(tmp_path):
     hist.to_csv(tmp_path / "history.csv", index=False)
     loaded = teaching.load_history(tmp_path)
     pd.testing.assert_frame_equal(loaded, hist)
-    fig = teaching.history_figure(loaded)
-    assert [t.name for t in fig.data] == ["fan train", "fan validation", "valve train", "valve validation"]
-    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color
-    assert fig.data[1].line.dash == "dash" and list(fig.data[3].y) == [4.5, 3.5, 2.5]
+    fig = teaching.history_figure(loaded)  # one panel per machine, training dashed, validation solid
+    assert [(t.name, t.xaxis) for t in fig.data] == [("training loss", "x"), ("validation loss (monitored)", "x"),
+                                                    ("training loss", "x2"), ("validation loss (monitored)", "x2")]
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    assert fig.data[0].line.dash == "dash" and list(fig.data[3].y) == [4.5, 3.5, 2.5]
+    assert [a.text.split(":")[0] for a in fig.layout.annotations] == ["machine fan", "machine valve"]
     single = teaching.history_figure(hist[hist["machine"] == "fan"].drop(columns=["machine", "val_loss"]))
-    assert [t.name for t in single.data] == ["model train"]
+    assert [t.name for t in single.data] == ["training loss (monitored)"]
     with pytest.raises(AsdlabError, match="train_loss"):
         teaching.history_figure(hist.drop(columns="train_loss"))
 

@@ -8,7 +8,8 @@ Everything here returns a ``plotly.graph_objects.Figure`` or a ``pandas.DataFram
 - :func:`example_clips` and :func:`spectrogram_figure`: log-mel spectrograms side by side;
 - :func:`anomaly_kinds`, :func:`top_clips`, :func:`kind_auc`: what the factory ground truth
   says about the anomalies and about the clips a method ranks highest;
-- :func:`load_history` and :func:`history_figure`: a run's training curve, when it saved one.
+- :func:`load_history` and :func:`history_figure`: a run's learning curves with their
+  converged / still improving verdicts, when it saved a history.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from asdlab.analysis.convergence import convergence_summary, learning_curves, plateau
 from asdlab.core.errors import AsdlabError, MetricsError
 from asdlab.features import LogMelParams, log_mel
 from asdlab.metrics import DOMAINS, MAX_FPR
@@ -302,28 +304,68 @@ def kind_auc(scores: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
 # --- training curves --------------------------------------------------------------------------
 
 def load_history(run_dir: str | os.PathLike) -> pd.DataFrame | None:
-    """A run folder's ``history.csv`` (epoch, train_loss, val_loss, lr [, machine]) or None
-    when the run kept no training history."""
+    """A run folder's ``history.csv`` as written (its shapes: see
+    :func:`asdlab.analysis.convergence.learning_curves`) or None when the run kept no training
+    history (no file, or an empty one)."""
     path = Path(run_dir) / "history.csv"
-    return pd.read_csv(path) if path.is_file() else None
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
-def history_figure(history: pd.DataFrame, title: str = "Training curve") -> go.Figure:
-    """Training (solid) and validation (dashed) loss per epoch; one colour per machine type when
-    ``history`` has a ``machine`` column (one model per machine, as the AE trains)."""
-    missing = [c for c in ("epoch", "train_loss") if c not in history.columns]
-    if missing:
-        raise AsdlabError(f"history lacks column(s) {', '.join(missing)}")
-    groups = history.groupby("machine", sort=True) if "machine" in history.columns else [("model", history)]
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f", "#bcbd22", "#17becf"]
-    fig = go.Figure()
-    for i, (name, g) in enumerate(groups):
-        color = palette[i % len(palette)]
-        fig.add_trace(go.Scatter(x=g["epoch"], y=g["train_loss"], mode="lines", name=f"{name} train",
-                                 legendgroup=str(name), line={"color": color}))
-        if "val_loss" in g.columns and g["val_loss"].notna().any():
-            fig.add_trace(go.Scatter(x=g["epoch"], y=g["val_loss"], mode="lines", name=f"{name} validation",
-                                     legendgroup=str(name), line={"color": color, "dash": "dash"}))
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss", yaxis_type="log", height=420)
+def history_figure(history: pd.DataFrame, title: str = "Learning curves", tail: float = 0.25,
+                   tol: float = 0.02, cols: int | None = None) -> go.Figure:
+    """Learning curves of a run's ``history`` (any ``history.csv`` shape), one panel per curve
+    of :func:`asdlab.analysis.convergence.learning_curves`, each titled with its
+    :func:`~asdlab.analysis.convergence.plateau` verdict (``tail``, ``tol``).
+
+    Training loss dashed, validation loss solid, the monitored one (which the verdict reads)
+    with markers; the shaded band is the last ``tail`` of the epochs. y is logarithmic in a
+    panel whose losses are all positive. ``cols`` panels per row (default: up to 3).
+    """
+    curves = learning_curves(history)
+    if curves.empty:
+        raise AsdlabError("history has no rows: nothing to draw")
+    summary = convergence_summary(curves, tail, tol).set_index("curve")
+    names = list(summary.index)
+    cols = cols or min(len(names), 3)
+    n_rows = -(-len(names) // cols)
+    titles = []
+    for name in names:
+        row = summary.loc[name]
+        detail = "" if row["verdict"] == "too short" else f" ({row['improvement_pct']:+.1f} % in the tail)"
+        titles.append(f"{name}: <b>{row['verdict']}</b>{detail}")
+    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles,
+                        horizontal_spacing=0.08, vertical_spacing=min(0.25, 0.45 / n_rows))
+    styles = {"train_loss": ("training loss", "#1f77b4", "dash"), "val_loss": ("validation loss", "#ff7f0e", "solid")}
+    shown = set()
+    for i, name in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
+        g = curves[curves["curve"] == name]
+        monitor = g["monitor"].iloc[0]
+        values = []
+        for col, (label, color, dash) in styles.items():
+            y = g[col].to_numpy(dtype=float)
+            if not np.isfinite(y).any():
+                continue
+            marked = (monitor == "val_loss") == (col == "val_loss")
+            legend = f"{label} (monitored)" if marked else label
+            fig.add_trace(go.Scatter(x=g["epoch"], y=y, mode="lines+markers" if marked else "lines",
+                                     name=legend, legendgroup=legend, showlegend=legend not in shown,
+                                     line={"color": color, "dash": dash}, marker={"size": 6},
+                                     hovertemplate=f"{name}<br>epoch %{{x}}: {label} %{{y:.4g}}<extra></extra>"),
+                          row=r, col=c)
+            shown.add(legend)
+            values.append(y[np.isfinite(y)])
+        p = plateau(g["monitored"], tail, tol)
+        if p["q"] >= 1:  # the epochs the verdict calls the tail
+            x = g["epoch"].to_numpy()[np.isfinite(g["monitored"].to_numpy(dtype=float))]
+            fig.add_vrect(x0=x[len(x) - p["q"]] - 0.5, x1=x[-1] + 0.5, fillcolor="grey", opacity=0.12,
+                          line_width=0, row=r, col=c)
+        if values and (np.concatenate(values) > 0).all():
+            fig.update_yaxes(type="log", row=r, col=c)
+    fig.update_xaxes(title_text="epoch", row=n_rows)
+    fig.update_yaxes(title_text="loss", col=1)
+    fig.update_layout(title=f"{title}<br><sup>shaded: the last {tail:.0%} of the epochs; converged = their best is "
+                            f"at most {tol:.0%} below the best before them</sup>",
+                      height=300 * n_rows + 140, margin={"t": 110},
+                      legend={"orientation": "h", "y": -0.12 if n_rows == 1 else -0.05})
     return fig
