@@ -128,10 +128,13 @@ def cmd_report(args) -> int:
     from asdlab.report import run_report
     from asdlab.report.worker import skip_iri_format_checks
 
+    if args.seed is not None and args.seeds is not None:
+        raise ConfigError("--seed and --seeds together: give every seed with --seeds (the first one is "
+                          "the report's main seed), e.g. --seeds 0 1 2")
     skip_iri_format_checks()
     try:
         result = run_report(args.data, args.out, preset=args.preset, methods=args.methods, jobs=args.jobs,
-                            force=args.force, seed=args.seed, notebooks_dir=args.notebooks,
+                            force=args.force, seed=args.seed, seeds=args.seeds, notebooks_dir=args.notebooks,
                             log=None if args.quiet else print)
     except KeyboardInterrupt:
         print(f"asdlab report: interrupted; the notebooks that finished are kept in {args.out} and "
@@ -200,8 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
     s.add_argument("--force", action="store_true",
                    help="re-execute every notebook (run folders with a matching config are still reused), "
-                        "and write over a report made for other data, preset or seed")
-    s.add_argument("--seed", type=int, default=0)
+                        "and write over a report made for other data, preset or seeds")
+    s.add_argument("--seed", type=int, default=None, help="training seed (default 0)")
+    s.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="several training seeds, e.g. --seeds 0 1 2: the comparison shows mean ± sd over "
+                        "them; the other notebooks use the first (not with --seed)")
     s.add_argument("--notebooks", help="folder with the notebooks (default: notebooks/ of the asdlab checkout)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.set_defaults(func=cmd_report)

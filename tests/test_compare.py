@@ -133,6 +133,16 @@ def test_overview_and_run_folders(runs, tmp_path):
     assert list(ov["status"]) == ["ok", "ok", "missing", "no metrics (test labels unknown)"]
     assert ov.loc["b", "official_score"] == 0.66 and np.isnan(ov.loc["eval", "official_score"])
     assert ov.loc["a", "preset"] == "smoke" and ov.loc["a", "note"] == ""
+    assert np.isnan(ov.loc["a", "official_ci95"])        # no test clips in this hand-made run
+    # a run made before summary.json held the interval: computed from its scores
+    scores = pd.DataFrame({"file": [f"c{i}.wav" for i in range(6)], "machine": "fan", "section": "00",
+                           "domain": None, "label": ["normal"] * 3 + ["anomaly"] * 3,
+                           "score": [0.1, 0.5, 0.2, 0.4, 0.9, 0.8], "decision": 0})
+    scores.to_csv(runs["a"] / "scores.csv", index=False)
+    from asdlab.metrics.jackknife import official_jackknife
+    assert run_overview(runs).loc["a", "official_ci95"] == pytest.approx(
+        official_jackknife(scores, 0.62)["official_ci95"])
+    assert run_overview(runs, seed=1).loc["a", "note"] == "seed 0, not 1"
     shown = percent_style(ov, ["official_score"]).to_html()
     assert ">66.00%<" in shown and ">0.66<" not in shown
     flagged = run_overview(runs, preset="course", data=tmp_path)

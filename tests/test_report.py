@@ -37,7 +37,7 @@ seed = 0
 interactive = True
 """
 EXTRA = {"01_method_report": 'method = "ae_mse"\n', "02_noisy_arcmix_angles": "methods = None\n",
-         "03_compare_methods": "methods = None\n"}
+         "03_compare_methods": "methods = None\nseeds = None\n"}
 
 
 def write_notebooks(folder: Path, bodies: dict[str, str] | None = None) -> Path:
@@ -110,6 +110,14 @@ def test_plan_orders_notebooks_and_passes_method_parameters():
     # a later notebook is one more line in the plan
     extra = build_plan(["ae_mse"], PLAN + (Step("04_extra", methods=("ae_mse",), after=("03_compare_methods",)),))
     assert extra[-1].name == "04_extra" and extra[-1].after == ["03_compare_methods"]
+    # several seeds: only the comparison gets them, and it writes the further seeds' runs
+    seeded = {t.name: t for t in build_plan(["ae_mse", "tastgram_ce"], seeds=[2, 0, 5])}
+    compare = seeded["03_compare_methods"]
+    assert compare.params == {"methods": ["ae_mse", "tastgram_ce"], "seeds": [2, 0, 5]}
+    further = ["seed0/ae_mse", "seed0/tastgram_ce", "seed5/ae_mse", "seed5/tastgram_ce"]
+    assert compare.runs == ["ae_mse", "tastgram_ce", *further] and compare.writes == further
+    assert seeded["02_noisy_arcmix_angles"].params == {"methods": ["tastgram_ce"]}
+    assert seeded["01_method_report-ae_mse"].params == {"method": "ae_mse"}
 
 
 def test_notebooks_must_declare_every_parameter_the_report_passes(tmp_path, data):
@@ -247,6 +255,54 @@ def test_report_folder_of_other_data_or_seed_is_refused_unless_forced(tmp_path, 
     (tmp_path / "foreign" / "notes.txt").write_text("mine")
     with pytest.raises(ReportExistsError, match="not empty and holds no report.json"):
         run_report(data, tmp_path / "foreign", execute=fake, **kw)
+
+
+def test_seeds_reach_the_comparison_and_belong_to_the_report_identity(tmp_path, data, capsys):
+    nbs, out = write_notebooks(tmp_path / "nbs"), tmp_path / "out"
+    kw = dict(preset="smoke", methods=["ae_mse"], notebooks_dir=nbs, log=None)
+    run_report(data, out, execute=FakeExecutor(), **kw)               # a one-seed report, seed 0
+    with pytest.raises(ReportExistsError, match=r"seeds=\[0\], not for seeds=\[0, 1\].*the runs of the "
+                                                r"seeds both share are reused"):
+        run_report(data, out, seeds=[0, 1], execute=FakeExecutor(), **kw)
+    result = run_report(data, out, seeds=[0, 1], force=True, execute=FakeExecutor(), **kw)
+    assert result.ok and result.report["identity"]["seeds"] == [0, 1]
+    assert result.report["parameters"]["seed"] == 0 and result.report["parameters"]["seeds"] == [0, 1]
+    params = {t["name"]: t["parameters"] for t in result.report["notebooks"]}
+    assert params["03_compare_methods"]["seeds"] == [0, 1] and params["03_compare_methods"]["seed"] == 0
+    assert "seeds" not in params["01_method_report-ae_mse"]
+    assert run_report(data, out, seeds=[0, 1], execute=FakeExecutor(), **kw).executed == []
+    (out / "runs" / "seed1" / "ae_mse").mkdir(parents=True)              # a further seed's run changed:
+    (out / "runs" / "seed1" / "ae_mse" / "summary.json").write_text('{"official_score": 0.5}')
+    assert run_report(data, out, seeds=[0, 1], execute=FakeExecutor(), **kw).executed == ["03_compare_methods"]
+    with pytest.raises(ConfigError, match=r"seed=1 and seeds=\[0, 1\] together"):
+        run_report(data, out, seed=1, seeds=[0, 1], execute=FakeExecutor(), **kw)
+    with pytest.raises(ConfigError, match=r"seeds=\[0, 0\]: seed 0 is given more than once"):
+        run_report(data, out, seeds=[0, 0], execute=FakeExecutor(), **kw)
+    base = ["report", "--data", str(data), "--preset", "smoke", "--out", str(tmp_path / "o"), "--notebooks", str(nbs)]
+    assert main(base + ["--seed", "1", "--seeds", "0", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["asdlab report: error: --seed and --seeds together: give every seed with --seeds (the first "
+                   "one is the report's main seed), e.g. --seeds 0 1 2"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_index_shows_the_seeds_when_the_report_used_several():
+    from asdlab.report.index import index_html
+
+    def page(**seed_params) -> str:
+        report = {"parameters": {"data": "/d", "preset": "smoke", "methods": ["ae_mse"], "runs_dir": "/r/runs",
+                                 **seed_params},
+                  "data_fingerprint": "f", "asdlab_version": "0", "started": "s", "finished": "e",
+                  "duration_s": 1.0, "notebooks": []}
+        return index_html(report)
+
+    several = page(seed=2, seeds=[2, 0, 5])
+    assert "<dt>seeds</dt><dd>2, 0, 5 (first: the main seed; mean ± sd over them in 03_compare_methods)</dd>" \
+        in several and "<dt>seed</dt>" not in several
+    assert "<h2>Methods compared (seed 2)</h2>" in several
+    for one in (page(seed=3, seeds=[3]), page(seed=3)):   # one seed, or a report made before --seeds
+        assert "<dt>seed</dt><dd>3</dd>" in one and "<dt>seeds</dt>" not in one
+        assert "<h2>Methods compared</h2>" in one
 
 
 def test_an_interrupt_leaves_no_temporary_file_and_marks_the_report(tmp_path, data):

@@ -1,8 +1,9 @@
 """The report's ``index.html``: what ran, how it went, and the methods compared.
 
-A single self-contained page (no script, no external file): the parameters, one row per
-notebook (link to its HTML and ``.ipynb``, status ok / failed, reused or executed now,
-duration, error) and the comparison table of :func:`asdlab.analysis.compare.compare_html`.
+A single self-contained page (no script, no external file): the parameters (the training
+``seeds`` when the report used several, else the ``seed``), one row per notebook (link to its
+HTML and ``.ipynb``, status ok / failed, reused or executed now, duration, error) and the
+comparison table of :func:`asdlab.analysis.compare.compare_html` (the first seed's runs).
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def index_html(report: dict, comparison_html: str = "") -> str:
     """The page for the ``report`` dict (the content of ``report.json``), with
     ``comparison_html`` embedded below the notebook table."""
     p = report["parameters"]
+    seeds = list(p.get("seeds") or [p["seed"]])  # reports made before --seeds: one seed
+    several = len(seeds) > 1
+    seed_row = (("seeds", f"{', '.join(map(str, seeds))} (first: the main seed; mean ± sd over them in "
+                          f"03_compare_methods)") if several else ("seed", seeds[0]))
     params = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in [
         ("data", p["data"]), ("data fingerprint", report["data_fingerprint"]), ("preset", p["preset"]),
-        ("seed", p["seed"]), ("methods", ", ".join(p["methods"])), ("run folders", p["runs_dir"]),
+        seed_row, ("methods", ", ".join(p["methods"])), ("run folders", p["runs_dir"]),
         ("asdlab", report["asdlab_version"]), ("started", report["started"]),
         ("finished", report["finished"]), ("total time", _duration(report["duration_s"]))])
     rows = []
@@ -62,7 +67,8 @@ def index_html(report: dict, comparison_html: str = "") -> str:
             f"<h2>Notebooks</h2>{summary}<table class='notebooks'><thead><tr><th class='name'>notebook</th>"
             f"<th>status</th><th>duration</th><th class='name'>error</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f"<h2>Methods compared</h2>{comparison_html}</body></html>\n")
+            f"<h2>Methods compared{f' (seed {seeds[0]})' if several else ''}</h2>{comparison_html}"
+            f"</body></html>\n")
 
 
 def write_index(out: Path, report: dict, methods: list[str]) -> Path:

@@ -13,11 +13,14 @@ Each notebook runs in its own process (:mod:`asdlab.report.worker`), ``jobs`` at
 ``$ASDLAB_THREADS`` (and the BLAS thread variables) set to ``cpu_count // jobs``. A notebook is
 skipped when its inputs did not change: its source text, parameters, the data fingerprint, the
 asdlab version, and the ``config.json`` + ``summary.json`` of the run folders it writes or reads.
-``force`` re-executes every notebook, but the notebooks still reuse run folders whose
-configuration matches (delete ``runs/`` to retrain). Run folders made by older code whose
-method's parameters have since changed (:func:`asdlab.runs.folder.stale_runs`) are removed first,
-so their notebooks retrain them. Other changes to the asdlab code under an unchanged version
-number are not detected.
+``seeds=[0, 1, 2]`` adds training seeds: every notebook works on the first seed's runs (as with
+``seed``), and the comparison notebook trains each method's further seeds into
+``runs/seed<s>/<method>`` and shows mean ± sd over the seeds (:mod:`asdlab.runs.seeds`); the
+seeds are part of the report's identity. ``force`` re-executes every notebook, but the
+notebooks still reuse run folders whose configuration matches (delete ``runs/`` to retrain).
+Run folders made by older code whose method's parameters have since changed
+(:func:`asdlab.runs.folder.stale_runs`) are removed first, so their notebooks retrain them.
+Other changes to the asdlab code under an unchanged version number are not detected.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class ReportExistsError(AsdlabError):
-    """The report folder was made for other data, preset or seed (or is not a report)."""
+    """The report folder was made for other data, preset or seeds (or is not a report)."""
 
 
 @dataclasses.dataclass
@@ -148,17 +151,21 @@ def _check_identity(out: Path, identity: dict, force: bool) -> dict | None:
         except (OSError, json.JSONDecodeError):
             old = None
         if old is not None:
-            diff = [k for k in identity if old.get("identity", {}).get(k) != identity[k]]
+            was_id = dict(old.get("identity", {}))
+            was_id.setdefault("seeds", [was_id.get("seed")])  # reports made before --seeds: one seed
+            diff = [k for k in identity if was_id.get(k) != identity[k]]
             if not diff:
                 return old
             if force:
                 return None
-            was = ", ".join(f"{k}={old.get('identity', {}).get(k)!r}" for k in diff)
+            was = ", ".join(f"{k}={was_id.get(k)!r}" for k in diff)
+            redo = (f"pass --force to redo it there (after deleting {out / RUNS_DIR}: the notebooks "
+                    f"refuse to replace runs made for other data)")
+            if diff == ["seeds"]:  # same data, preset and first seed: the shared seeds' runs fit
+                redo = "pass --force to redo it there (the runs of the seeds both share are reused)"
             raise ReportExistsError(f"{out} holds a report made for {was}, not for "
                                     f"{', '.join(f'{k}={identity[k]!r}' for k in diff)}; choose another "
-                                    f"--out, or pass --force to redo it there (after deleting "
-                                    f"{out / RUNS_DIR}: the notebooks refuse to replace runs made "
-                                    f"for other data)")
+                                    f"--out, or {redo}")
     if out.is_dir() and any(out.iterdir()) and not (out / REPORT_FILE).is_file() and not force:
         raise ReportExistsError(f"{out} is not empty and holds no {REPORT_FILE}; choose another "
                                 f"--out or pass --force to write the report there")
@@ -166,29 +173,41 @@ def _check_identity(out: Path, identity: dict, force: bool) -> dict | None:
 
 
 def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
-               methods: list[str] | None = None, jobs: int = 2, force: bool = False, seed: int = 0,
+               methods: list[str] | None = None, jobs: int = 2, force: bool = False,
+               seed: int | None = None, seeds: list[int] | None = None,
                notebooks_dir: str | os.PathLike | None = None, plan: tuple[Step, ...] = PLAN,
                log: Callable[[str], None] | None = print,
                execute: Callable[[dict, dict], dict] = execute_in_process) -> ReportResult:
     """Execute the notebooks of ``plan`` for ``methods`` on the dataset ``data`` into ``out``.
 
     ``methods``: default every registered method; ``jobs``: notebooks at once (>= 1);
+    ``seed``: the training seed (default 0), or ``seeds``: several (not both; the first one plays
+    ``seed``'s part, the comparison notebook trains and averages them all);
     ``notebooks_dir``: where ``<notebook>.py`` files are (default :func:`default_notebooks_dir`);
     ``log``: progress lines (None: silent); ``execute(spec, env)``: runs one notebook (see
     :mod:`asdlab.report.worker`; replaceable in tests). Every parameter and notebook is checked
     before anything runs (:class:`ConfigError`); a report folder made for other data, preset or
-    seed is refused unless ``force``. A failing notebook does not stop the others: it is listed
+    seeds is refused unless ``force``. A failing notebook does not stop the others: it is listed
     in ``result.failed``.
     """
     from asdlab.data import build_clip_table
     from asdlab.methods import PRESETS, get_method, list_methods
     from asdlab.runs import data_fingerprint
+    from asdlab.runs.seeds import check_seeds
 
     say = log or (lambda _msg: None)
     if preset not in PRESETS:
         raise ConfigError(f"preset {preset!r}: must be one of {', '.join(PRESETS)}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r}: must be a non-negative integer")
+    if seed is not None and seeds is not None:
+        raise ConfigError(f"seed={seed!r} and seeds={seeds!r} together: give the seeds with seeds "
+                          f"only (its first one is the report's main seed)")
+    if seeds is None:
+        seed = 0 if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed={seed!r}: must be a non-negative integer")
+        seeds = [seed]
+    seeds = check_seeds(seeds)
+    seed = seeds[0]
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs={jobs!r}: must be an integer >= 1")
     if methods is None:
@@ -204,8 +223,8 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     runs_dir = out / RUNS_DIR
 
     identity = {"data": str(data), "data_fingerprint": data_fingerprint(build_clip_table(data)["path"]),
-                "preset": preset, "seed": seed}
-    tasks = build_plan(methods, plan)
+                "preset": preset, "seed": seed, "seeds": seeds}
+    tasks = build_plan(methods, plan, seeds=seeds)
     common = {"preset": preset, "data_dir": str(data), "runs_dir": str(runs_dir), "seed": seed,
               "interactive": False}
     sources, static = {}, {}
@@ -230,8 +249,8 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         env.setdefault(var, str(threads))
     started = time.time()
     report = {"asdlab_version": asdlab.__version__, "identity": identity,
-              "parameters": {"data": str(data), "preset": preset, "seed": seed, "methods": methods,
-                             "jobs": jobs, "force": force, "threads": threads,
+              "parameters": {"data": str(data), "preset": preset, "seed": seed, "seeds": seeds,
+                             "methods": methods, "jobs": jobs, "force": force, "threads": threads,
                              "notebooks_dir": str(nb_dir), "runs_dir": str(runs_dir)},
               "data_fingerprint": identity["data_fingerprint"], "status": "running",
               "started": _now(), "finished": None, "duration_s": None, "notebooks": []}

@@ -1,6 +1,6 @@
 """Layer 9: run folders: train a method into one (config, scores, submission, metrics, built in
 ``OUT.partial`` and renamed when complete), load one, re-score one with another back end without
-retraining, sweep a method's parameters.
+retraining, sweep a method's parameters, train one per training seed (``seeds``).
 """
 
 from asdlab.runs.folder import (  # noqa: F401
@@ -15,4 +15,9 @@ from asdlab.runs.rescore import (  # noqa: F401
     applicable_backends,
     default_backend,
     rescore,
+)
+from asdlab.runs.seeds import (  # noqa: F401
+    check_seeds,
+    seed_run_folders,
+    seed_runs,
 )

@@ -5,7 +5,7 @@ A run folder ``OUT`` holds ``config.json`` (every parameter, the seed, the data,
 label, score, decision), ``submission/`` (the official headerless CSVs), and, when the test
 labels are known, ``metrics.csv`` (one row per machine and section, every official metric),
 ``table.csv`` (the seeds' Table 1 form with ``All (hmean)``) and ``summary.json`` (official
-score).
+score and its jackknife 95 % interval, :func:`asdlab.metrics.jackknife.official_jackknife`).
 
 Safety: the run is built in ``OUT.partial`` and renamed to ``OUT`` only when complete, so
 ``OUT`` never holds half a run. An interrupted run resumes from ``OUT.partial`` (training
@@ -34,7 +34,9 @@ from asdlab.data import build_clip_table
 from asdlab.features.cache import default_cache_dir, file_key
 from asdlab.core.errors import AsdlabError
 from asdlab.methods import MethodOutput, RunContext, get_method
+from asdlab.core.errors import MetricsError
 from asdlab.metrics import metrics_table, official_score, read_metrics_table, section_metrics
+from asdlab.metrics.jackknife import official_jackknife
 from asdlab.metrics.submission import write_submission
 
 # Keys that identify what a run computed; the rest of config.json is provenance.
@@ -165,7 +167,13 @@ def write_outputs(folder: Path, result: MethodOutput) -> None:
     sections = section_metrics(result.scores)
     sections.to_csv(folder / "metrics.csv", index=False)
     metrics_table(sections).to_csv(folder / "table.csv")
-    write_json(folder / "summary.json", {"official_score": official_score(sections),
+    score = official_score(sections)
+    try:
+        interval = official_jackknife(result.scores, score)
+    except MetricsError as err:  # fewer than 2 clips of a label: no interval, the run stands
+        interval = {"official_ci95": None, "official_ci95_evaluator": None, "official_interval": None,
+                    "official_ci95_note": str(err)}
+    write_json(folder / "summary.json", {"official_score": score, **interval,
                                          "n_test_clips": len(result.scores),
                                          "n_skipped": len(result.skipped)})
 
