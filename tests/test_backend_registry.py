@@ -52,7 +52,7 @@ def test_unknown_names_parameters_and_bad_values_fail_in_one_line():
             get_backend(name, **bad)
     with pytest.raises(ConfigError, match="centers is read from the run folder"):
         check_params("class_posterior", {"centers": np.eye(2)})
-    assert check_params("class_posterior", {"s": 16}) == {"s": 16.0, "m": 0.7}  # an int is a float
+    assert check_params("class_posterior", {"s": 16}) == {"s": 16.0, "m": 0.7, "head": "cosine"}  # an int is a float
 
 
 # --- class_posterior and cosine_center ------------------------------------------------------------

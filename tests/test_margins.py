@@ -13,12 +13,15 @@ from asdlab.nn.margins import (
     LOSSES,
     MIXUP_LOSSES,
     CosineHead,
+    LinearHead,
     angular_margin,
     arcface_logits,
     arcface_loss,
     arcmix_loss,
     ce_loss,
     cosine_distance_to_center,
+    linear_ce_loss,
+    linear_neg_log_softmax_score,
     neg_log_softmax_score,
     noisy_arcmix_loss,
 )
@@ -159,6 +162,51 @@ def test_scores_are_minus_log_softmax_with_margin_and_cosine_distance():
                           1 - cos[torch.arange(4), y], atol=1e-6)
     on_center = head.weight.detach()[[0]] * 2.0
     assert cosine_distance_to_center(head, on_center, torch.tensor([0])).abs() < 1e-6
+
+
+def _linear_head():
+    head = LinearHead(2, 3)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[3.0, 4.0], [0.0, 2.0], [-1.0, 0.0]]))
+        head.bias.copy_(torch.tensor([0.5, -1.0, 0.0]))
+    return head
+
+
+def test_linear_head_logits_loss_and_centers_against_a_hand_computation():
+    head = _linear_head()
+    assert isinstance(head, torch.nn.Linear) and head.bias.shape == (3,)
+    emb = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    # logits W e + b: row 0 = (3 + 0.5, 0 - 1, -1 + 0), row 1 = (4 + 0.5, 2 - 1, 0)
+    z0, z1 = [3.5, -1.0, -1.0], [4.5, 1.0, 0.0]
+    assert torch.allclose(head(emb), torch.tensor([z0, z1]))
+
+    def nll(z, k):  # minus the log-softmax at class k
+        return math.log(sum(math.exp(v) for v in z)) - z[k]
+
+    y_a, y_b = torch.tensor([0, 1]), torch.tensor([2, 0])
+    clean = (nll(z0, 0) + nll(z1, 1)) / 2
+    assert linear_ce_loss(head, emb, y_a, y_a, 1.0).item() == pytest.approx(clean, rel=1e-6)
+    mixed = 0.3 * clean + 0.7 * (nll(z0, 2) + nll(z1, 0)) / 2
+    assert linear_ce_loss(head, emb, y_a, y_b, 0.3, s=S, m=M).item() == pytest.approx(mixed, rel=1e-6)
+    assert linear_neg_log_softmax_score(head, emb, y_a).tolist() == pytest.approx([nll(z0, 0), nll(z1, 1)], rel=1e-6)
+    # the centers are the rows of W normalised; the cosine is the angle view of the same rows
+    assert torch.allclose(head.centers(), torch.tensor([[0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]]))
+    assert torch.allclose(head.cosine(emb), torch.tensor([[0.6, 0.0, -1.0], [0.8, 1.0, 0.0]]))
+    assert torch.allclose(cosine_distance_to_center(head, emb, y_a), torch.tensor([0.4, 0.0]))
+
+
+def test_gram_mfn_with_a_linear_head_trains_every_part():
+    torch.manual_seed(0)
+    mel = LogMelParams(n_fft=256, hop=128, n_mels=32)
+    model = GramMFN(TASTgram(mel, tgram_win_length=256), n_classes=3, width=0.25, embedding_dim=16,
+                    head="linear")
+    assert isinstance(model.head, LinearHead)
+    wave, y = 0.1 * torch.randn(6, 4000), torch.tensor([0, 1, 2, 0, 1, 2])
+    linear_ce_loss(model.head, model(wave), y, y, 1.0).backward()
+    assert model.head.weight.grad.abs().sum() > 0 and model.head.bias.grad.abs().sum() > 0
+    assert sum(float(p.grad.abs().sum()) for p in model.encoder.parameters()) > 0
+    with pytest.raises(ValueError, match="head='softmax': choose from cosine, linear"):
+        GramMFN(TASTgram(mel, tgram_win_length=256), n_classes=3, head="softmax")
 
 
 def test_lambda_is_seeded_in_unit_interval_and_beta_shaped():

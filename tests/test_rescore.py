@@ -27,14 +27,16 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("rescore")
     data = generate_dataset(root / "data", preset="smoke", machines=MACHINES, progress=False)
     out = {}
-    for name, overrides in [("ae_mse", {}), ("ae_mahala", {}), ("tastgram_noisy_arcmix", {"epochs": 1})]:
+    for name, overrides in [("ae_mse", {}), ("ae_mahala", {}), ("tastgram_noisy_arcmix", {"epochs": 1}),
+                            ("tastgram_linear_ce", {"epochs": 1, "backend": "logsoftmax"})]:
         out[name] = run_method(name, data, root / name, preset="smoke", overrides=overrides,
                                cache_dir=root / "cache", progress=False, device="cpu")
     return out
 
 
 @pytest.mark.parametrize("method,backend", [("ae_mse", "mse"), ("ae_mahala", "mahalanobis"),
-                                            ("tastgram_noisy_arcmix", "class_posterior")])
+                                            ("tastgram_noisy_arcmix", "kmeans"),
+                                            ("tastgram_linear_ce", "class_posterior")])
 def test_the_run_own_backend_reproduces_its_scores_bit_for_bit(runs, tmp_path, method, backend):
     src = runs[method]
     config = json.loads((src / "config.json").read_text())
@@ -62,6 +64,40 @@ def test_class_posterior_from_the_saved_arrays_equals_the_model_head(runs):
     cos = {**p, "backend": "cosine"}
     np.testing.assert_array_equal(get_backend("cosine_center", centers=e["centers"]).fit(emb[tr], meta[tr]).score(
         emb[~tr], meta[~tr]), class_scores(model, emb[~tr], idx[~tr], cos, none))
+
+
+def test_a_linear_ce_run_keeps_its_linear_head_and_is_rescored_from_it(runs, tmp_path):
+    src = runs["tastgram_linear_ce"]
+    p = json.loads((src / "config.json").read_text())["params"]
+    e = load_embeddings(src)
+    model = build_model(p, len(e["classes"]))
+    model.load_state_dict(torch.load(src / "checkpoints" / "model.pt"))
+    with np.load(src / "linear_head.npz") as f:
+        weight, bias = f["weight"], f["bias"]
+    np.testing.assert_array_equal(weight, model.head.weight.detach().numpy())
+    np.testing.assert_array_equal(bias, model.head.bias.detach().numpy())
+    np.testing.assert_allclose(e["centers"], weight / np.linalg.norm(weight, axis=1, keepdims=True), rtol=1e-6)
+    meta, emb = e["meta"], e["embeddings"]
+    te = (meta["split"] == "test").to_numpy()
+    none = [np.array([], np.int64)] * int(te.sum())
+    scores = pd.read_csv(src / "scores.csv").set_index("file").loc[meta["file"][te], "score"].to_numpy()
+    np.testing.assert_allclose(class_scores(model, emb[te], meta["class_index"].to_numpy()[te], p, none), scores,
+                               rtol=1e-6)
+    # the rescored folder keeps the linear head, so it can be rescored in turn; the cosine reading of
+    # the same run is one parameter away
+    out = rescore(src, "knn", tmp_path / "knn")
+    assert (out / "linear_head.npz").read_bytes() == (src / "linear_head.npz").read_bytes()
+    assert (rescore(out, "class_posterior", tmp_path / "back") / "scores.csv").read_bytes() == \
+        (src / "scores.csv").read_bytes()
+    cos = rescore(src, "class_posterior", tmp_path / "cos", params={"head": "cosine"})
+    assert json.loads((cos / "config.json").read_text())["backend_params"] == {"s": 30.0, "m": 0.0, "head": "cosine"}
+    assert (cos / "scores.csv").read_bytes() != (src / "scores.csv").read_bytes()
+    old = tmp_path / "old"
+    shutil.copytree(src, old)
+    (old / "linear_head.npz").unlink()
+    with pytest.raises(AsdlabError, match=rf"^{old}: back end 'class_posterior' needs linear_head.npz, which "
+                                          "this run folder lacks$"):
+        rescore(old, "class_posterior", tmp_path / "z", params={"head": "linear"})
 
 
 def test_ae_runs_save_residual_statistics_of_every_clip_and_training_group(runs):
@@ -95,7 +131,7 @@ def test_a_rescored_folder_is_complete_and_names_its_source(runs, tmp_path):
     assert list(run["scores"]["file"]) == list(src["scores"]["file"])
     assert not np.array_equal(run["scores"]["score"], src["scores"]["score"])
     # the rescored folder can itself be rescored
-    again = rescore(out, "class_posterior", tmp_path / "back")
+    again = rescore(out, "kmeans", tmp_path / "back")
     assert (again / "scores.csv").read_bytes() == (runs["tastgram_noisy_arcmix"] / "scores.csv").read_bytes()
 
 
@@ -141,7 +177,7 @@ def test_backend_table_rescores_every_applicable_backend_in_memory(runs):
     assert list(table["backend"]) == applicable_backends(src)
     assert (table["note"] == "").all() and table["official score"].between(0, 1).all()
     own = table[table["run's own"]]
-    assert list(own["backend"]) == ["class_posterior"]
+    assert list(own["backend"]) == ["kmeans"]
     assert own["official score"].iloc[0] == load_run(src)["summary"]["official_score"]
     ae = backend_table(runs["ae_mahala"], backends=["mahalanobis", "class_posterior"])
     assert ae["run's own"].tolist() == [True, False]

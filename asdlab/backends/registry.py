@@ -3,7 +3,8 @@
 ======================  ==========================  ======================================================
 name                    needs (run folder)          paper
 ======================  ==========================  ======================================================
-``class_posterior``     embeddings, centers         Noisy-ArcMix reference score (seed 004)
+``class_posterior``     embeddings, centers         Noisy-ArcMix reference score (seed 004); ``head="linear"``
+                        (+ linear_head)             also needs the linear softmax head
 ``cosine_center``       embeddings, centers         angle to the class center (seed 004, Fig. 1)
 ``kmeans``              embeddings                  Wilkinghoff 2023/2024, used by seed 000
 ``knn``                 embeddings                  ASDKit / DCASE 2023-2024 kNN
@@ -13,7 +14,7 @@ name                    needs (run folder)          paper
 ======================  ==========================  ======================================================
 
 ``get_backend(name, **params)`` checks every parameter before any work. Parameters that hold a
-run's arrays (``centers``, ``subcluster_centers``, ``residual_stats``) are filled in by
+run's arrays (``centers``, ``subcluster_centers``, ``residual_stats``, ``linear_head``) are filled in by
 :mod:`asdlab.runs.rescore` from the run folder. See ``docs/backends.md``.
 """
 
@@ -33,7 +34,8 @@ BACKENDS: dict[str, type[Scorer]] = {cls.name: cls for cls in (
     ClassPosteriorScorer, CosineCenterScorer, KMeansScorer, KNNScorer, GMMScorer, MahalanobisScorer, MSEScorer)}
 """Back-end name -> scorer class."""
 
-NEED_FILES = {"embeddings": "embeddings.npy", "centers": "centers.npy", "residuals": "residuals.npz"}
+NEED_FILES = {"embeddings": "embeddings.npy", "centers": "centers.npy", "residuals": "residuals.npz",
+              "linear_head": "linear_head.npz"}
 """What a back end ``needs`` -> the run-folder file that provides it."""
 
 

@@ -6,6 +6,11 @@ Every loss has one signature, ``loss(head, emb, y_a, y_b, lam, s=30.0, m=0.7) ->
 ``y_b: (B,)`` the partners' labels, ``lam`` the mixup weight of ``y_a`` (a clean batch is
 ``y_b = y_a, lam = 1``). ``s`` scales the logits, ``m`` is the additive angular margin in
 radians (reference: s 30, m 0.7). Pick one by name from :data:`LOSSES`.
+
+The paper's "without margin (cross-entropy)" has two readings: ``ce_loss`` on a
+:class:`CosineHead` (a cosine softmax with scale ``s``) and :func:`linear_ce_loss` on a
+:class:`LinearHead` (the plain softmax classifier ``W e + b``, whose rows ``W_c`` are the class
+centers).
 """
 
 from __future__ import annotations
@@ -38,6 +43,24 @@ class CosineHead(nn.Module):
         return self.cosine(emb)
 
 
+class LinearHead(nn.Linear):
+    """Plain softmax classifier: logits ``emb W^T + b`` (an ordinary ``nn.Linear`` with bias,
+    PyTorch's default init), ``W: (n_classes, embedding_dim)``, ``b: (n_classes,)``. The rows of
+    ``W``, normalised, are the class centers (the directions the angles are measured to);
+    ``forward(emb: (B, D)) -> (B, n_classes)`` logits."""
+
+    def __init__(self, embedding_dim: int, n_classes: int):
+        super().__init__(embedding_dim, n_classes, bias=True)
+
+    def cosine(self, emb: torch.Tensor) -> torch.Tensor:
+        """``emb: (B, D) -> (B, n_classes)`` cosines between ``emb`` and the class centers."""
+        return F.linear(F.normalize(emb, dim=-1), self.centers())
+
+    def centers(self) -> torch.Tensor:
+        """Unit-norm class centers ``(n_classes, D)``: the rows of ``W`` normalised."""
+        return F.normalize(self.weight, dim=-1)
+
+
 def angular_margin(cos: torch.Tensor, m: float = 0.7, easy_margin: bool = False) -> torch.Tensor:
     """``cos(theta + m)`` for ``cos = cos(theta)``, element-wise, with the reference fallbacks.
 
@@ -66,6 +89,14 @@ def ce_loss(head: CosineHead, emb: torch.Tensor, y_a: torch.Tensor, y_b: torch.T
     """Softmax cross-entropy on ``s * cosine`` (no margin; ``m`` unused), mixup-aware:
     ``lam CE(z, y_a) + (1 - lam) CE(z, y_b)``."""
     z = s * head.cosine(emb)
+    return lam * F.cross_entropy(z, y_a) + (1 - lam) * F.cross_entropy(z, y_b)
+
+
+def linear_ce_loss(head: LinearHead, emb: torch.Tensor, y_a: torch.Tensor, y_b: torch.Tensor,
+                   lam: float, s: float = 30.0, m: float = 0.7) -> torch.Tensor:
+    """Softmax cross-entropy on the linear logits ``head(emb) = emb W^T + b`` (``s``, ``m``
+    unused), mixup-aware like :func:`ce_loss`. The loss of a :class:`LinearHead`."""
+    z = head(emb)
     return lam * F.cross_entropy(z, y_a) + (1 - lam) * F.cross_entropy(z, y_b)
 
 
@@ -102,7 +133,8 @@ def noisy_arcmix_loss(head: CosineHead, emb: torch.Tensor, y_a: torch.Tensor,
 
 LOSSES = {"ce": ce_loss, "arcface": arcface_loss, "arcmix": arcmix_loss,
           "noisy_arcmix": noisy_arcmix_loss}
-"""Loss name -> function with the shared signature of this module."""
+"""Loss name -> function with the shared signature of this module, on a :class:`CosineHead`
+(a :class:`LinearHead` trains with :func:`linear_ce_loss`)."""
 
 MIXUP_LOSSES = frozenset({"arcmix", "noisy_arcmix"})
 """Losses defined on mixed batches. In the paper CE and ArcFace train on clean batches
@@ -118,7 +150,13 @@ def neg_log_softmax_score(head: CosineHead, emb: torch.Tensor, labels: torch.Ten
     return F.cross_entropy(logits, labels, reduction="none")
 
 
-def cosine_distance_to_center(head: CosineHead, emb: torch.Tensor,
+def linear_neg_log_softmax_score(head: LinearHead, emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Anomaly score ``(B,)``, higher = more anomalous: minus the log-softmax of the linear
+    logits ``emb W^T + b`` at each clip's own class (the score of a :class:`LinearHead`)."""
+    return F.cross_entropy(head(emb), labels, reduction="none")
+
+
+def cosine_distance_to_center(head: CosineHead | LinearHead, emb: torch.Tensor,
                               labels: torch.Tensor) -> torch.Tensor:
     """Anomaly score ``(B,)`` in [0, 2], higher = more anomalous: ``1 - cos`` between each
     normalised embedding and its class center."""

@@ -1,5 +1,5 @@
 """MobileFaceNet encoder as used by STgram-MFN and TASTgram-MFN, and the whole front end +
-encoder + cosine head model.
+encoder + class head (cosine or linear) model.
 
 Layout (channels at ``width=1``; input ``(B, C, 128, 313)`` for a 10 s clip):
 conv 3x3 s2 -> 64 (PReLU), depthwise 3x3 -> 64, inverted-residual bottlenecks
@@ -19,7 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asdlab.nn.margins import CosineHead
+from asdlab.nn.margins import CosineHead, LinearHead
+
+HEADS = {"cosine": CosineHead, "linear": LinearHead}
+"""Class head name -> module: the cosine head (margin losses, cosine softmax) or the plain
+linear softmax classifier (:class:`~asdlab.nn.margins.LinearHead`)."""
 
 MFN_BOTTLENECKS = ((2, 128, 2, 2), (4, 128, 2, 2), (4, 128, 2, 2))
 """``(expansion t, channels c, repeats n, first stride s)`` of the STgram/TASTgram reference."""
@@ -99,7 +103,8 @@ class MobileFaceNet(nn.Module):
 
 
 class GramMFN(nn.Module):
-    """STgram-MFN / TASTgram-MFN: front end + :class:`MobileFaceNet` + :class:`CosineHead`.
+    """STgram-MFN / TASTgram-MFN: front end + :class:`MobileFaceNet` + class head ``head``
+    (a key of :data:`HEADS`: "cosine", the default, or "linear").
 
     ``frontend``: a module with ``out_channels`` and ``forward(wave, logmel=None) -> (B, C, M, T)``
     (:class:`~asdlab.nn.frontends.STgram` or :class:`~asdlab.nn.frontends.TASTgram`).
@@ -108,11 +113,13 @@ class GramMFN(nn.Module):
     """
 
     def __init__(self, frontend: nn.Module, n_classes: int, width: float = 1.0,
-                 embedding_dim: int = 128):
+                 embedding_dim: int = 128, head: str = "cosine"):
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head={head!r}: choose from {', '.join(HEADS)}")
         self.frontend = frontend
         self.encoder = MobileFaceNet(frontend.out_channels, embedding_dim, width)
-        self.head = CosineHead(embedding_dim, n_classes)
+        self.head = HEADS[head](embedding_dim, n_classes)
 
     def forward(self, wave: torch.Tensor, logmel: torch.Tensor | None = None) -> torch.Tensor:
         return self.encoder(self.frontend(wave, logmel))

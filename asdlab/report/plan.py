@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ALL = "all"
 """``Step.methods`` value: pass every selected method."""
 
-NOISY_ARCMIX_FAMILY = ("tastgram_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
+NOISY_ARCMIX_FAMILY = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
 
 SUBCLUSTER_METHODS = ("sc_adacos", "sc_noisy_arcmix")
 
@@ -42,6 +42,9 @@ class Step:
     runs such as a sweep's) the notebook trains or reuses whatever the selection; a per-method
     step also writes its method's. Two notebooks writing
     the same run (or runs sharing a model, :data:`SHARED_MODEL`) never run at the same time.
+    ``seeds``: the notebook gets the parameter ``seeds`` (the report's training seeds) and trains
+    or reads the further seeds' runs of its methods, ``seed<s>/<method>`` in ``runs_dir``
+    (:mod:`asdlab.runs.seeds`); the other notebooks use the first seed only.
     """
 
     notebook: str
@@ -49,6 +52,7 @@ class Step:
     methods: tuple[str, ...] | str | None = None
     after: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    seeds: bool = False
 
 
 PLAN: tuple[Step, ...] = (
@@ -58,7 +62,8 @@ PLAN: tuple[Step, ...] = (
     # its explorer trains or reuses its ``explorer_run`` parameter, tastgram_ce by default
     Step("02_noisy_arcmix_angles", methods=NOISY_ARCMIX_FAMILY, after=("01_method_report",),
          writes=("tastgram_ce",)),
-    Step("03_compare_methods", methods=ALL, after=("01_method_report",)),
+    # with several seeds it trains the further seeds' runs (runs_dir/seed<s>/<method>)
+    Step("03_compare_methods", methods=ALL, after=("01_method_report",), seeds=True),
     # trains the Table 2 grid into runs_dir/sc_noisy_arcmix_grid; its (16, 16) cell at course
     # scale is the sc_noisy_arcmix run itself
     Step("04_subclusters", methods=SUBCLUSTER_METHODS, after=("01_method_report",),
@@ -86,10 +91,12 @@ class Task:
         return {SHARED_MODEL.get(m, m) for m in self.writes}
 
 
-def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN) -> list[Task]:
+def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[int] | None = None) -> list[Task]:
     """The tasks of ``plan`` for the selected ``methods`` (names, in the user's order), in
     plan order. Per-method steps of a method in :data:`SHARED_MODEL` run after the method whose
-    model they share, when both are selected."""
+    model they share, when both are selected. ``seeds``: the report's training seeds (first =
+    main seed), passed as ``seeds`` to the steps with ``seeds=True``, whose further seeds' run
+    folders they write (None: no ``seeds`` parameter)."""
     tasks: list[Task] = []
     by_notebook: dict[str, list[str]] = {}
     for step in plan:
@@ -107,7 +114,14 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN) -> list[Task]:
             chosen = list(methods) if step.methods == ALL else [m for m in step.methods if m in methods]
             if chosen:
                 runs = list(dict.fromkeys([*chosen, *step.writes]))
-                made.append(Task(step.notebook, step.notebook, {"methods": chosen}, after, runs, list(step.writes)))
+                params, writes = {"methods": chosen}, list(step.writes)
+                if step.seeds and seeds is not None:
+                    from asdlab.runs.seeds import seed_subdir
+
+                    params["seeds"] = list(seeds)
+                    further = [f"{seed_subdir(s, seeds[0])}/{m}" for s in seeds[1:] for m in chosen]
+                    runs, writes = runs + further, writes + further
+                made.append(Task(step.notebook, step.notebook, params, after, runs, writes))
         else:
             made.append(Task(step.notebook, step.notebook, {}, after, list(step.writes), list(step.writes)))
         tasks += made

@@ -32,7 +32,7 @@ from asdlab.methods import MethodOutput, finish, get_method, score_frame
 from asdlab.runs.folder import RunExistsError, promote, read_config, data_fingerprint, write_json, write_outputs
 
 COPIED = ("embeddings.npy", "embeddings.csv", "centers.npy", "classes.csv", "subcluster_centers.npy",
-          *RESIDUAL_FILES)
+          "linear_head.npz", *RESIDUAL_FILES)
 """Files of the source run copied into a re-scored run (so that it can be re-scored in turn)."""
 
 _IDENTITY = ("rescored_from", "source_fingerprint", "backend", "backend_params", "decisions")
@@ -42,8 +42,9 @@ _IDENTITY = ("rescored_from", "source_fingerprint", "backend", "backend_params",
 class RunInputs:
     """What a run folder holds for back ends: its ``config``, ``available`` needs (see
     :data:`~asdlab.backends.registry.NEED_FILES`), ``embeddings`` ``(N, D)`` with ``meta``,
-    ``centers`` ``(C, D)``, ``subcluster_centers`` ``(C, K, D)`` and ``residuals``
-    (:func:`~asdlab.artifacts.residuals.load_residuals`), each None when absent."""
+    ``centers`` ``(C, D)``, ``subcluster_centers`` ``(C, K, D)``, ``residuals``
+    (:func:`~asdlab.artifacts.residuals.load_residuals`) and ``linear_head`` (``{"weight": (C, D),
+    "bias": (C,)}`` of ``linear_head.npz``), each None when absent."""
 
     folder: Path
     config: dict
@@ -53,6 +54,7 @@ class RunInputs:
     centers: np.ndarray | None = None
     subcluster_centers: np.ndarray | None = None
     residuals: dict | None = None
+    linear_head: dict | None = None
 
     def arrays(self, kind: str) -> tuple[np.ndarray, pd.DataFrame]:
         """``(X, meta)`` of every clip for a back end whose input is ``kind``."""
@@ -78,6 +80,9 @@ def load_inputs(run_dir: str | os.PathLike) -> RunInputs:
             out.subcluster_centers = np.load(folder / "subcluster_centers.npy")
     if "residuals" in available:
         out.residuals = load_residuals(folder)
+    if "linear_head" in available:
+        with np.load(folder / NEED_FILES["linear_head"]) as f:
+            out.linear_head = {k: f[k] for k in f.files}
     return out
 
 
@@ -117,7 +122,8 @@ def fit_score(name: str, params: dict, inputs: RunInputs) -> tuple[pd.DataFrame,
     refuse_missing(name, params, inputs)
     cls = backend_class(name)
     arrays = {"centers": inputs.centers, "subcluster_centers": inputs.subcluster_centers,
-              "residual_stats": None if inputs.residuals is None else inputs.residuals["stats"]}
+              "residual_stats": None if inputs.residuals is None else inputs.residuals["stats"],
+              "linear_head": inputs.linear_head}
     scorer = cls(**params, **{a: arrays[a] for a in cls.artifacts if arrays.get(a) is not None})
     x, meta = inputs.arrays(scorer.input_kind())
     tr = (meta["split"] == "train").to_numpy()

@@ -49,9 +49,12 @@ from asdlab.analysis.toyhead import HeadFit, fit_head
 ALL = "all"
 LABEL_COLORS = {"normal": "#1f77b4", "anomaly": "#d62728"}
 CLASS_COLORS = qualitative.Dark24 + qualitative.Light24
-FIGURE1_METHODS = ("tastgram_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
-"""The four losses of the Noisy-ArcMix paper's Figure 1, as registered methods."""
-LOSS_TITLES = {"ce": "CE", "arcface": "ArcFace", "arcmix": "ArcMix", "noisy_arcmix": "Noisy-ArcMix"}
+FIGURE1_METHODS = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix",
+                   "tastgram_noisy_arcmix")
+"""The losses of the Noisy-ArcMix paper's Figure 1, as registered methods; its CE in two readings
+(cosine softmax ``tastgram_ce``, linear softmax ``tastgram_linear_ce``)."""
+LOSS_TITLES = {"ce": "CE", "linear_ce": "CE (linear)", "arcface": "ArcFace", "arcmix": "ArcMix",
+               "noisy_arcmix": "Noisy-ArcMix"}
 
 
 # ------------------------------------------------------------------ notebook helpers
@@ -104,6 +107,26 @@ def paper_ordering_note(summary: pd.DataFrame, what: str = "these runs") -> str:
     ranked = " > ".join(sorted(present, key=lambda n: -med[n]))
     return (f"Median normal angles: {measured}. Paper: {' > '.join(present)}; here: {ranked}, so the paper's "
             f"order **{'holds' if holds else 'does not hold'}** for {what}.")
+
+
+PAPER_CE_PEAK_DEG = 35.0
+"""The normal peak of CE in the paper's Figure 1 (degrees)."""
+
+
+def ce_readings_note(summary: pd.DataFrame) -> str:
+    """One Markdown sentence: the median normal angles of the two CE readings in ``summary``
+    (rows "CE", the cosine softmax, and "CE (linear)", as :func:`paper_ordering_note` reads) and
+    which of them is nearer the paper's CE normal peak (:data:`PAPER_CE_PEAK_DEG`)."""
+    med = summary["median_normal_angle"]
+    names = {"CE": "cosine softmax (scale s)", "CE (linear)": "linear softmax (W e + b)"}
+    present = [n for n in names if n in med.index and np.isfinite(med[n])]
+    measured = "; ".join(f"{names[n]} {med[n]:.1f} deg" for n in present)
+    if len(present) < 2:
+        return (f"CE readings: {measured or 'none measured'}. Comparing the two with the paper's CE peak "
+                f"(about {PAPER_CE_PEAK_DEG:.0f} deg) needs both `tastgram_ce` and `tastgram_linear_ce` in `methods`.")
+    nearest = min(present, key=lambda n: abs(med[n] - PAPER_CE_PEAK_DEG))
+    return (f"Median normal angle of CE: {measured}. The paper's CE peak is about {PAPER_CE_PEAK_DEG:.0f} deg; "
+            f"the **{names[nearest]}** is nearer to it here ({abs(med[nearest] - PAPER_CE_PEAK_DEG):.1f} deg off).")
 
 
 # ------------------------------------------------------------------ data and fitting
