@@ -77,7 +77,7 @@ def test_presets_and_parameter_normalisation():
     p = m.params("paper")
     assert (p["batch_size"], p["epochs"], p["snapshot_every"], p["ks"], p["heads"], p["backend"],
             p["reg_covar"], p["threshold_q"], p["tmax_machines"]) == (64, 400, 100, [1, 2, 4, 8, 16], "both",
-                                                                      "gmm", 1e-3, 90.0, [])
+                                                                      "kmeans", 1e-3, 90.0, [])
     p = m.params("smoke", {"tmax_machines": "valve,fan", "ks": 4})  # bad values: tests/test_schema.py
     assert (p["tmax_machines"], p["ks"]) == (["fan", "valve"], [4])
 
@@ -89,7 +89,8 @@ def smoke_run(tmp_path_factory):
     data = make_dcase_tree(tmp_path_factory.mktemp("data"), machines={"ToyCar": "car_A1_spd_7", "fan": "noAttribute"},
                            seconds=1.0, n_train=6, n_test=2)
     tmp = tmp_path_factory.mktemp("runs")
-    out = run_method("sc_adacos", data, tmp / "run", preset="smoke", cache_dir=tmp / "cache", progress=False)
+    out = run_method("sc_adacos", data, tmp / "run", preset="smoke", overrides={"backend": "gmm"},
+                     cache_dir=tmp / "cache", progress=False)
     return data, out
 
 
@@ -133,7 +134,7 @@ def test_an_interrupted_run_resumes_from_its_snapshot_and_matches(smoke_run, tmp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sc, "gmm_terms", interrupt_second_snapshot)
-    kw = dict(preset="smoke", cache_dir=tmp_path / "c", progress=False)
+    kw = dict(preset="smoke", overrides={"backend": "gmm"}, cache_dir=tmp_path / "c", progress=False)
     with pytest.raises(KeyboardInterrupt):
         run_method("sc_adacos", data, tmp_path / "r", **kw)
     partial = tmp_path / "r.partial"
@@ -151,3 +152,37 @@ def test_one_section_in_total_is_a_clear_error(tmp_path):
     data = make_dcase_tree(tmp_path / "d", machines={"fan": "noAttribute"}, seconds=0.5)
     with pytest.raises(ConfigError, match="at least 2 of them in training, found only 'fan/00'"):
         run_method("sc_adacos", data, tmp_path / "r", preset="smoke", cache_dir=tmp_path / "c", progress=False)
+
+
+def test_the_default_kmeans_backend_never_reads_the_test_domain(smoke_run, tmp_path):
+    """``backend="kmeans"`` (default): each member's section term is the k-means back end's score
+    (:func:`asdlab.backends.kmeans.score_sections`), the same whatever domain a test row claims."""
+    from types import SimpleNamespace
+
+    from asdlab.backends.kmeans import score_sections
+
+    assert REGISTRY["sc_adacos"].params("course")["backend"] == "kmeans"
+    rng = np.random.default_rng(0)
+
+    def rows(domains):
+        return pd.DataFrame({"machine": "fan", "section": "00", "domain": domains})
+
+    train = rows(["source"] * 4 + ["target"] * 2)
+    test = rows(["source", "target", "source", "target"])
+    emb = rng.standard_normal((10, 8))
+    terms = sc.kmeans_terms(SimpleNamespace(n_train=6, train_rows=train, test_rows=test), emb, 2, 0)
+    want = score_sections(emb[:6], train, emb[6:], test, 2, 0)
+    np.testing.assert_array_equal(terms["section"], np.concatenate([want["train"], want["test"]]))
+    flipped = rows(["target", "source", "target", "source"])
+    np.testing.assert_array_equal(
+        sc.kmeans_terms(SimpleNamespace(n_train=6, train_rows=train, test_rows=flipped), emb, 2, 0)["section"],
+        terms["section"])
+    score, decision = sc.member_scores(terms, np.array(["source"] * 6 + ["target"] * 4, object), "kmeans")
+    np.testing.assert_array_equal(score, terms["section"])
+    np.testing.assert_array_equal(decision, score)
+    data_dir, _ = smoke_run
+    run = run_method("sc_adacos", data_dir, tmp_path / "km", preset="smoke", cache_dir=tmp_path / "c",
+                     progress=False)
+    terms_csv = pd.read_csv(run / "score_terms.csv")
+    assert terms_csv["target_term"].isna().all() and (terms_csv["attribute_term"] == 0).all()
+    assert np.isfinite(load_run(run)["scores"]["score"]).all()

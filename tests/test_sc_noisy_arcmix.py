@@ -116,7 +116,7 @@ def test_ced_embeds_whole_clips_of_different_lengths_and_first_crops():
     with torch.no_grad():
         alone = np.stack([encoder(torch.from_numpy(w)[None])[0].numpy() for w in waves])
     np.testing.assert_allclose(got, alone, atol=1e-5)
-    assert get_method("sc_noisy_arcmix").params("course")["crop"] == "first"
+    assert get_method("sc_noisy_arcmix").params("course")["crop"] == "all"
     fixed = embed(encoder, waves, 16000, "first", batch_size=32)  # the first second of each clip
     with torch.no_grad():
         first = encoder(torch.from_numpy(waves[1][:16000])[None])[0].numpy()

@@ -161,7 +161,7 @@ def test_method_params_normalise_good_values(name, overrides, key, expected):
     ("ae_mahala", {"ridge": -1.0}, "parameter ridge=-1.0: expected a number >= 0"),
     ("tastgram_ce", {"backend": "mahalanobis"}, "backend='mahalanobis': expected one of 'logsoftmax', 'cosine'"),
     ("stgram_arcface", {"loss": "triplet"}, "loss='triplet': expected one of 'ce', 'arcface'"),
-    ("sc_adacos", {"backend": "plda"}, "backend='plda': expected one of 'gmm', 'cosine'"),
+    ("sc_adacos", {"backend": "plda"}, "backend='plda': expected one of 'kmeans', 'gmm', 'cosine'"),
     ("sc_adacos", {"ks": [0, 2]}, r"ks=\[0, 2\]: expected a non-empty list of integers >= 1"),
     ("sc_adacos", {"head_choice": "best"}, "head_choice='best': expected one of 'paper', 'oracle' or a dict"),
     ("sc_adacos", {"frames": 5}, r"frames=5: expected None \(.*\) or an integer >= 7"),

@@ -19,6 +19,7 @@ from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.data.classes import class_names
 from asdlab.core.errors import ConfigError, DataError
 from asdlab.backends.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
+from asdlab.backends.kmeans import score_sections
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register, score_frame
 from asdlab.methods.pipeline import fixed_log_mels
 from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
@@ -27,7 +28,7 @@ from asdlab.nn.composite import SubClusterAdaCosNet
 from asdlab.train import TrainConfig, atomic_torch_save, fit
 from asdlab.train.embed import embed_arrays
 
-BACKENDS = ("gmm", "cosine")
+BACKENDS = ("kmeans", "gmm", "cosine")
 DOMAIN_RULES = ("clip", "min")
 HEADS = ("two", "one", "both")
 PAPER_HEAD_CHOICE = {"ToyCar": "two", "ToyTrain": "two", "pump": "two", "slider": "two",
@@ -37,8 +38,8 @@ PAPER_HEAD_CHOICE = {"ToyCar": "two", "ToyTrain": "two", "pump": "two", "slider"
 _PAPER = dict(n_mels=128, n_fft=1024, hop=512, frames=None, width=1.0, embedding_dim=128,
               heads="both", head_choice="paper", ks=[1, 2, 4, 8, 16], epochs=400,
               snapshot_every=100, batch_size=64, lr=1e-3, weight_decay=2e-5, mixup=True,
-              trainable_centers=True, angle="reference", backend="gmm", reg_covar=1e-3,
-              gmm_weighted=True, tmax_machines=[], domain_rule="clip", threshold_q=90.0)
+              trainable_centers=True, angle="reference", backend="kmeans", reg_covar=1e-3,
+              gmm_weighted=True, tmax_machines=[], domain_rule="clip", threshold_q=90.0, n_clusters=16)
 _COURSE = {**_PAPER, "width": 0.25, "heads": "two", "ks": [2, 4], "epochs": 16, "snapshot_every": 8,
            "batch_size": 32}
 _SMOKE = {**_COURSE, "width": 0.125, "ks": [2], "epochs": 2, "snapshot_every": 1, "batch_size": 16}
@@ -52,7 +53,7 @@ SCHEMA = Schema({
     "lr": Float(0, min_open=True), "weight_decay": Float(0), "mixup": Bool(), "trainable_centers": Bool(),
     "angle": Choice(*ANGLE_RULES), "backend": Choice(*BACKENDS), "reg_covar": Float(0), "gmm_weighted": Bool(),
     "tmax_machines": List(Str(), sep=",", none="none", normalize=lambda ms: sorted(ms or [])),
-    "domain_rule": Choice(*DOMAIN_RULES), "threshold_q": Float(0, 100)})
+    "domain_rule": Choice(*DOMAIN_RULES), "threshold_q": Float(0, 100), "n_clusters": Int(1)})
 
 
 def snapshot_epochs(epochs: int, every: int | None) -> list[int]:
@@ -212,6 +213,17 @@ def cosine_terms(data: _Data, emb: np.ndarray, centers: list[np.ndarray]) -> dic
     return out
 
 
+def kmeans_terms(data: _Data, emb: np.ndarray, n_clusters: int, seed: int) -> dict[str, np.ndarray]:
+    """``section``: the k-means cosine distance of every row (train then test) to the nearest
+    of its section's source centroids and target training clips
+    (:func:`asdlab.backends.kmeans.score_sections`; the clip's domain is never read);
+    ``attribute``: 0; ``target``: NaN (unused)."""
+    n = data.n_train
+    s = score_sections(emb[:n], data.train_rows, emb[n:], data.test_rows, n_clusters, seed)
+    return {"section": np.concatenate([s["train"], s["test"]]), "attribute": np.zeros(len(emb)),
+            "target": np.full(len(emb), np.nan)}
+
+
 def _tmax_terms(data: _Data, p: dict, seed: int) -> np.ndarray:
     """Eq. 4's term for the rows of the machines in ``tmax_machines``, 0 elsewhere."""
     term = np.zeros(len(data.section))
@@ -238,9 +250,10 @@ def member_scores(terms: dict[str, np.ndarray], domain, backend: str = "gmm",
     explains it better (not in the paper; for data whose metrics mix the domains, as DCASE
     2022 onwards do, and for test clips whose domain is unknown). The decision score follows the
     paper whatever the rule: the score of eq. 2 for source rows, the section term alone for
-    target rows (seed 002 section 2.6). Cosine back end: section + attribute distance for both.
+    target rows (seed 002 section 2.6). Cosine and k-means back ends: section + attribute
+    distance for every row, whatever its domain.
     """
-    if backend == "cosine":
+    if backend in ("cosine", "kmeans"):
         s = terms["section"] + terms["attribute"]
         return s, s
     if rule not in DOMAIN_RULES:
@@ -300,6 +313,7 @@ def _run(ctx: RunContext) -> MethodOutput:
                                embedding_dim=p["embedding_dim"])
             centers = [hd.class_centers().detach().cpu().numpy() for hd in model.heads]
             terms = (gmm_terms(data, emb, centers, p, ctx.seed) if p["backend"] == "gmm"
+                     else kmeans_terms(data, emb, p["n_clusters"], ctx.seed) if p["backend"] == "kmeans"
                      else cosine_terms(data, emb, centers))
             score, decision = member_scores(terms, data.domain, p["backend"], tmax, p["domain_rule"])
             extra = {"embeddings": emb, **{f"centers{i}": c for i, c in enumerate(centers)}}

@@ -40,7 +40,7 @@ _PAPER = dict(size="base", checkpoint=None, bn_momentum=0.01, seconds=10.0, eval
               loss="asl", gamma_pos=0.0, gamma_neg=4.0, asl_eps=0.1, margin="noisy", s=30.0, m=0.7,
               mixup_p=0.25, manifold_p=0.25, alpha=0.5, time_shift=True,
               epochs=20, batch_size=64, lr=1e-4, min_lr=1e-5, weight_decay=0.01, val_fraction=0.0,
-              n_clusters=16, crop="first")
+              n_clusters=16, crop="all")
 _COURSE = {**_PAPER, "size": "nano", "bn_momentum": None, "seconds": 2.0, "eval_seconds": 2.0,
            "n_sub": 16, "n_sub_featex": 16, "epochs": 30, "batch_size": 32, "lr": 1e-3, "min_lr": 1e-4}
 _SMOKE = {**_COURSE, "seconds": 1.0, "eval_seconds": 1.0, "n_sub": 4, "n_sub_featex": 4,
