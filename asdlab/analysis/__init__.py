@@ -26,4 +26,21 @@ from asdlab.analysis.reports import (  # noqa: F401
     styled_metrics,
     embedding_status,
 )
+from asdlab.analysis.convergence import (  # noqa: F401
+    learning_curves,
+    plateau,
+    convergence_summary,
+    convergence_table,
+)
+from asdlab.analysis.claims import (  # noqa: F401
+    CLAIMS,
+    VARIANTS,
+    VERDICT_RULE,
+    Claim,
+    select_claims,
+    claims_table,
+    claim_rows,
+    claims_markdown,
+    verdict,
+)
 from asdlab.data.groundtruth import factory_ground_truth  # noqa: F401
