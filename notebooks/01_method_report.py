@@ -37,12 +37,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from asdlab import notebook as nb
-from asdlab.analysis import (angle_table, detection_by_kind, detection_by_severity, embedding_status,
-                             factory_ground_truth, run_umap, styled_metrics)
+from asdlab.analysis import (angle_table, convergence_table, detection_by_kind, detection_by_severity,
+                             embedding_status, factory_ground_truth, run_umap, styled_metrics)
 from asdlab.analysis.backends import backend_table
+from asdlab.analysis.compare import official_ci95
 from asdlab.methods import get_method
 from asdlab.runs import load_run, run_method
 from asdlab.viz import angle_histograms, detection_figure, embedding_map, score_distributions
+from asdlab.viz.teaching import history_figure, load_history
 
 info = nb.setup(seed)
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed,
@@ -66,10 +68,45 @@ pd.Series(run["config"]["params"], name="value", dtype=object).to_frame().rename
 # target-domain normals plus all anomalies, and the partial AUC (false-positive rate up to 0.1)
 # over all clips. The last row is the harmonic mean of each column; the official score is the
 # harmonic mean of every AUC and pAUC above it.
+#
+# Next to the official score: ± the half-width of its **jackknife 95 % interval**
+# (`official_ci95` in the run's `summary.json`), as the DCASE 2024 evaluator computes it: every
+# test clip is left out once, for the pooled AUC and pAUC, with a t distribution (Mesaros et al.
+# 2019). It is the uncertainty that comes from the finite test set; training seeds add their own
+# (notebook 03 with several `seeds`).
 
 # %%
-styled_metrics(run["table"], caption=method) if "table" in run else Markdown(
-    "The test labels of this dataset are unknown (evaluation data): no metrics.")
+if "table" in run:
+    metrics = styled_metrics(run["table"], caption=method)
+    ci95 = official_ci95(run)
+    interval = (f" ± {100 * ci95:.2f} % (jackknife 95 % interval)" if not pd.isna(ci95) else
+                f" (no jackknife interval: {run['summary'].get('official_ci95_note') or 'too few clips'})")
+    display(metrics.set_caption(metrics.caption + interval))
+else:
+    display(Markdown("The test labels of this dataset are unknown (evaluation data): no metrics."))
+
+# %% [markdown]
+# ## Learning curves
+#
+# The loss per epoch of every network the method trained (one per machine type for the
+# AutoEncoder, one per ensemble member, one per training stage). The verdict reads the
+# validation loss where every epoch has one, else the training loss: with `n` epochs and
+# `q = ceil(n / 4)`, training has **converged** when the best of the last `q` epochs (shaded) is
+# at most 2 % below the best of the epochs before them, and is **still improving** otherwise
+# (**too short** under 4 epochs). `improvement_pct` is that gain in percent; a negative one
+# means the tail never beat the earlier best.
+
+# %%
+history = load_history(run_dir)
+trains = any("epoch" in name for name in run["config"]["params"])
+if history is None or history.empty:
+    display(Markdown(f"`{method}` trains no network: no learning curves." if not trains else
+                     f"`{method}` kept no training history (`history.csv`): its models came from a cache "
+                     "made before histories were kept."))
+else:
+    display(convergence_table(run_dir).round(4).style.hide(axis="index")
+            .format(precision=4, na_rep="-").set_caption(f"{method}: convergence per curve"))
+    history_figure(history, title=f"{method}: learning curves").show()
 
 # %% [markdown]
 # ## The same embeddings, every back end

@@ -34,8 +34,9 @@
 # Parameters: `preset` (smoke / course / paper), `data_dir` (None = the built-in factory data),
 # `runs_dir` (None = `runs/<preset>`), `seed`, `interactive` (progress bars), `methods` (the
 # sub-cluster methods to show), `references` (runs shown next to them in the table; those that
-# do not exist are left out) and `grid` (the `[SC, SC(FeatEx)]` cells of Table 2 to train; None =
-# the preset's grid: the paper's 4 x 4 for `paper`, {1, 16} x {1, 16} otherwise).
+# do not exist are left out), `grid` (the `[SC, SC(FeatEx)]` cells of Table 2 to train; None =
+# the preset's grid: the paper's 4 x 4 for `paper`, {1, 16} x {1, 16} otherwise) and `claims_csv`
+# (the measured claims table; None = the repository's `docs/claims.csv`).
 
 # %% tags=["parameters"]
 preset = "course"
@@ -46,12 +47,15 @@ interactive = True
 methods = ["sc_adacos", "sc_noisy_arcmix"]
 references = ["ae_mse", "tastgram_noisy_arcmix"]
 grid = None
+claims_csv = None
 
 # %%
+import pandas as pd
 from IPython.display import Markdown, display
 
 import asdlab.notebook as nb
 from asdlab.analysis import factory_ground_truth
+from asdlab.analysis.claims import CLAIMS_HOWTO, claim_rows, claims_markdown, load_claims
 from asdlab.analysis.compare import compare_table, style_best
 from asdlab.runs.sweeps import grid_table, sweep_subclusters
 from asdlab.runs import run_method
@@ -64,6 +68,7 @@ nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, 
                 methods=methods)
 nb.check_params(methods=references)
 check_subcluster_methods(methods, grid)
+claims = load_claims(claims_csv)  # None when there is no measured table
 data = nb.ensure_data(data_dir, preset, seed)
 runs = nb.resolve_runs(runs_dir, preset)
 gt = factory_ground_truth(data)  # None for real DCASE data
@@ -146,6 +151,21 @@ for m in methods:
         title=f"{m}: angles of the test clips").show()
     subcluster_angle_scatter(test).update_layout(title=f"{m}: class angle vs nearest sub-cluster angle").show()
     display(subcluster_angle_summary(test).style.format(precision=3).set_caption(m))
+
+# %% [markdown]
+# ## The papers' claims, measured over seeds
+#
+# The runs above are one training seed each; two seeds of one method differ by a few points.
+# `benchmarks/claims.py` measures the seed papers' central claims on factory data over several
+# seeds, each claim "A > B" as the mean ± sd of A - B. The rows of the two sub-cluster papers:
+# seed 002 (GMM back end vs the cosine to the sub-cluster centers, the ensemble over K vs a single
+# K) and seed 000 (the SC x FeatEx cells of Table 2 against SC 16 / FeatEx 16, the asymmetric
+# focal loss vs cross-entropy), and both methods against the AE and the no-learning `raw_spec`.
+# The table comes from `claims_csv` (default `docs/claims.csv`), not from this notebook's runs.
+
+# %%
+Markdown(CLAIMS_HOWTO if claims is None else f"From `{claims.attrs['path']}`:\n\n"
+         + claims_markdown(pd.concat([claim_rows(claims, "002"), claim_rows(claims, "000")], ignore_index=True)))
 
 # %% [markdown]
 # ## Things to try

@@ -33,8 +33,9 @@
 # with and without the pseudo labels.
 #
 # Parameters: `preset` (smoke / course / paper), `data_dir` (None = the built-in factory data),
-# `runs_dir` (None = `runs/<preset>`), `seed`, `interactive` (progress bars) and `methods` (a
-# list of the one pseudo-label method to show: `["guided_clustering"]`).
+# `runs_dir` (None = `runs/<preset>`), `seed`, `interactive` (progress bars), `methods` (a
+# list of the one pseudo-label method to show: `["guided_clustering"]`) and `claims_csv` (the
+# measured claims table; None = the repository's `docs/claims.csv`).
 
 # %% tags=["parameters"]
 preset = "course"
@@ -43,6 +44,7 @@ runs_dir = None
 seed = 0
 interactive = True
 methods = ["guided_clustering"]
+claims_csv = None
 
 # %%
 import json
@@ -51,6 +53,7 @@ from IPython.display import Markdown, display
 
 import asdlab.notebook as nb
 from asdlab.analysis import factory_ground_truth
+from asdlab.analysis.claims import CLAIMS_HOWTO, claim_rows, claims_markdown, load_claims
 from asdlab.analysis.compare import style_best
 from asdlab.analysis.pseudo_labels import (check_pseudo_label_method, cluster_quality, contingency, gain_table,
                                   machine_points, pretraining_rounds, silhouettes, with_without_table)
@@ -61,6 +64,7 @@ info = nb.setup(seed)
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive,
                 methods=methods)
 method = check_pseudo_label_method(methods)
+claims = load_claims(claims_csv)  # None when there is no measured table
 data = nb.ensure_data(data_dir, preset, seed)
 runs = nb.resolve_runs(runs_dir, preset)
 gt = factory_ground_truth(data)  # None for real DCASE data
@@ -153,6 +157,20 @@ gain_table(run_dir).set_index("machine").style.format(precision=4)
 
 # %%
 style_best(with_without_table(run_dir))
+
+# %% [markdown]
+# ## The paper's claims, measured over seeds
+#
+# The run above is one training seed; `benchmarks/claims.py` measures seed 001's claims on factory
+# data over several seeds, each claim "A > B" as the mean ± sd of A - B: the ARI of the pseudo
+# labels above that of the pretrained network alone and of k-means on time-averaged log-mels (the
+# `ari_pretrained` and `ari_features` columns above), pseudo labels vs machine-only labels in
+# official score, and `guided_clustering` against the AE and the no-learning `raw_spec`. The
+# table comes from `claims_csv` (default `docs/claims.csv`), not from this notebook's run.
+
+# %%
+Markdown(CLAIMS_HOWTO if claims is None else f"From `{claims.attrs['path']}`:\n\n"
+         + claims_markdown(claim_rows(claims, "001")))
 
 # %% [markdown]
 # ## Things to try

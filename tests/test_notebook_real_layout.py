@@ -1,6 +1,7 @@
 """Notebook 01 on a dataset the factory did not write: official DCASE file names, noise clips,
-no ground-truth folder. The method report must still train, show the official table and the
-table of every applicable back end (re-scoring the run's own embeddings)."""
+no ground-truth folder. The method report must still train, show the official table (with the
+jackknife interval of the official score) and the table of every applicable back end (re-scoring
+the run's own embeddings)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from conftest import make_dcase_tree
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
-def _outputs(nb: dict, needle: str) -> str:
-    """The text/plain outputs of the code cells whose source mentions ``needle``."""
+def _outputs(nb: dict, needle: str, mime: str = "text/plain") -> str:
+    """The ``mime`` outputs (and streams) of the code cells whose source mentions ``needle``."""
     out = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and needle in "".join(cell["source"]):
             for o in cell.get("outputs", []):
-                out.append("".join(o.get("data", {}).get("text/plain", "")) + "".join(o.get("text", "")))
+                out.append("".join(o.get("data", {}).get(mime, "")) + "".join(o.get("text", "")))
     return "\n".join(out)
 
 
@@ -42,3 +43,7 @@ def test_method_report_runs_on_real_dcase_layout_with_every_backend(tmp_path, me
         assert name in table, f"back end {name} missing from the table:\n{table}"
     assert "mse" not in table.split()  # the AE-only back end does not apply to a MobileFaceNet run
     assert (tmp_path / "runs" / method / "embeddings.npy").is_file()
+    summary = json.loads((tmp_path / "runs" / method / "summary.json").read_text())
+    caption = (f"Official score (hmean of every AUC and pAUC): {100 * summary['official_score']:.2f} % "
+               f"± {100 * summary['official_ci95']:.2f} % (jackknife 95 % interval)")
+    assert caption in _outputs(executed, "official_ci95(run)", "text/html")

@@ -1,9 +1,17 @@
 """End to end: every notebook in notebooks/ executes under papermill with the smoke preset, through
-``asdlab report`` for every registered method, and the HTML pages carry their figures."""
+``asdlab report`` for every registered method, and the HTML pages carry their figures. Also: the
+claims sections of notebooks 02-05 show the rows of a measured claims CSV that concern them."""
 
+import json
+from pathlib import Path
+
+import jupytext
 import nbformat
+import pandas as pd
+import papermill as pm
 import pytest
 
+from asdlab.analysis import claims as cl
 from asdlab.methods import list_methods
 from asdlab.report import PLAN, default_notebooks_dir, run_report
 from asdlab.data.synth import generate_dataset
@@ -89,3 +97,74 @@ def test_pages_render_in_a_real_browser(report):
     assert rendered_plots(report.out / "01_method_report-ae_mse.html") >= 3  # map, scores, detection
     assert rendered_plots(report.out / "04_subclusters.html") == 7
     assert rendered_plots(report.out / "05_pseudo_labels.html") == 1  # gearbox (smoke fixes k: no silhouettes)
+
+
+def test_claims_sections_show_a_table_or_how_to_make_one_and_the_interval(report):
+    shown = "From `" if (Path(cl.__file__).resolve().parents[2] / "docs" / "claims.csv").is_file() else \
+        "No measured claims table"
+    for name in ("02_noisy_arcmix_angles", "03_compare_methods", "04_subclusters", "05_pseudo_labels"):
+        assert shown in (report.out / f"{name}.html").read_text(), name
+    page = (report.out / "01_method_report-tastgram_noisy_arcmix.html").read_text()
+    assert "Official score (hmean of every AUC and pAUC): " in page and " % (jackknife 95 % interval)" in page
+
+
+# --- the claims rows of each notebook, from a measured claims CSV ----------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS_ROWS = {  # notebook -> which claims (of cl.select_claims()) its claims section shows
+    "02_noisy_arcmix_angles": lambda c: c.paper == "004",
+    "03_compare_methods": lambda c: c.id.endswith(("-vs-ae_mse", "-vs-raw_spec")),
+    "04_subclusters": lambda c: c.paper in ("002", "000"),
+    "05_pseudo_labels": lambda c: c.paper == "001",
+}
+
+
+def _claims_csv(path: Path) -> Path:
+    """A measured-looking claims CSV: one row per registered claim, "A > B" by 2.0 ± 0.5 points."""
+    rows = [{"paper": c.paper, "id": c.id, "claim": c.text, "part": "", "paper_value": c.paper_value,
+             "side_a": c.sides[0], "side_b": c.sides[1], "unit": c.unit, "a_mean": 62.0, "a_sd": 1.0,
+             "b_mean": 60.0, "b_sd": 1.0, "diff_mean": 2.0, "diff_sd": 0.5, "n_seeds": 3, "seeds": "0 1 2",
+             "verdict": "holds", "note": ""} for c in cl.select_claims()]
+    pd.DataFrame(rows, columns=cl.COLUMNS).to_csv(path, index=False)
+    return path
+
+
+def _table_rows(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("| seed ")]
+
+
+@pytest.mark.parametrize("notebook", sorted(CLAIMS_ROWS))
+def test_each_notebook_shows_the_claims_rows_that_concern_it(notebook, tmp_path):
+    from IPython.display import Markdown
+
+    cells = [c.source for c in jupytext.read(ROOT / "notebooks" / f"{notebook}.py").cells
+             if c.cell_type == "code" and c.source.startswith("Markdown(CLAIMS_HOWTO")]
+    assert len(cells) == 1, f"{notebook}: one claims cell expected"
+    names = {"Markdown": Markdown, "pd": pd, "CLAIMS_HOWTO": cl.CLAIMS_HOWTO, "claim_rows": cl.claim_rows,
+             "claims_markdown": cl.claims_markdown, "BASELINES": cl.BASELINES}
+    csv = _claims_csv(tmp_path / "claims.csv")
+    shown = eval(compile(cells[0], notebook, "eval"), {**names, "claims": cl.load_claims(csv)}).data
+    want = [c for c in cl.select_claims() if CLAIMS_ROWS[notebook](c)]
+    assert shown.startswith(f"From `{csv}`:") and cl.VERDICT_RULE in shown
+    assert len(_table_rows(shown)) == len(want) > 0
+    for c in want:
+        assert f"| seed {c.paper} | {c.text} |" in shown
+    assert eval(compile(cells[0], notebook, "eval"), {**names, "claims": None}).data == cl.CLAIMS_HOWTO
+
+
+def test_comparison_notebook_executes_with_a_claims_csv_and_refuses_a_missing_one(tmp_path):
+    """Notebook 03 trains nothing: with no runs it still executes and shows the claims rows."""
+    nb = jupytext.read(ROOT / "notebooks" / "03_compare_methods.py")
+    csv, out = _claims_csv(tmp_path / "claims.csv"), tmp_path / "out.ipynb"
+    params = {"preset": "smoke", "runs_dir": str(tmp_path / "runs"), "interactive": False, "claims_csv": str(csv)}
+    pm.execute_notebook(nb, str(out), kernel_name="python3", progress_bar=False, parameters=params)
+    cells = [c for c in json.loads(out.read_text())["cells"] if c["cell_type"] == "code"]
+    shown = ["".join(o["data"]["text/markdown"]) for c in cells for o in c.get("outputs", [])
+             if "text/markdown" in o.get("data", {})]
+    claims = [m for m in shown if "Claim (A > B)" in m]
+    assert len(claims) == 1 and claims[0].startswith(f"From `{csv}`:")
+    assert "| seed 004 | official score: tastgram_noisy_arcmix > raw_spec (no learning) |" in claims[0]
+    assert "| seed 004 | official score: TASTgram > STgram (both ArcFace) |" not in claims[0]
+    with pytest.raises(pm.PapermillExecutionError, match="ConfigError.*nope.csv: no such claims CSV"):
+        pm.execute_notebook(nb, str(tmp_path / "bad.ipynb"), kernel_name="python3", progress_bar=False,
+                            parameters={**params, "claims_csv": str(tmp_path / "nope.csv")})

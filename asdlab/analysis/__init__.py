@@ -41,6 +41,7 @@ from asdlab.analysis.claims import (  # noqa: F401
     claims_table,
     claim_rows,
     claims_markdown,
+    load_claims,
     verdict,
 )
 from asdlab.data.groundtruth import factory_ground_truth  # noqa: F401
