@@ -2,8 +2,8 @@
 
 A modified ResNet on standardised log-mels ``(B, n_mels, frames)`` with one or two sub-cluster
 AdaCos heads (machine/section, attributes), an ensemble over ``ks`` and snapshots; embeddings
-``(N, embedding_dim)`` scored by the GMM (eq. 2-4) or cosine back end; decisions per machine,
-section and domain. Pipeline, parameters and presets: ``docs/methods/sc_adacos.md``.
+``(N, embedding_dim)`` scored by the k-means back end (default), the paper's GMMs (eq. 2-4) or the
+cosine back end; decisions per machine, section and domain. Pipeline, parameters and presets: ``docs/methods/sc_adacos.md``.
 """
 
 from __future__ import annotations
@@ -312,9 +312,12 @@ def _run(ctx: RunContext) -> MethodOutput:
             emb = embed_arrays(model, np.concatenate([data.x_train, data.x_test]), ctx.device,
                                embedding_dim=p["embedding_dim"])
             centers = [hd.class_centers().detach().cpu().numpy() for hd in model.heads]
-            terms = (gmm_terms(data, emb, centers, p, ctx.seed) if p["backend"] == "gmm"
-                     else kmeans_terms(data, emb, p["n_clusters"], ctx.seed) if p["backend"] == "kmeans"
-                     else cosine_terms(data, emb, centers))
+            if p["backend"] == "gmm":
+                terms = gmm_terms(data, emb, centers, p, ctx.seed)
+            elif p["backend"] == "kmeans":
+                terms = kmeans_terms(data, emb, p["n_clusters"], ctx.seed)
+            else:
+                terms = cosine_terms(data, emb, centers)
             score, decision = member_scores(terms, data.domain, p["backend"], tmax, p["domain_rule"])
             extra = {"embeddings": emb, **{f"centers{i}": c for i, c in enumerate(centers)}}
             f = _snapshot_file(ctx, tag, epochs)
@@ -377,5 +380,5 @@ def _save_artifacts(ctx, data: _Data, results, members, histories, primary, choi
     return ["subcluster_centers.npy", "ensemble.csv", "score_terms.csv", "history.csv"], emb
 
 
-register(Method("sc_adacos", "sub-cluster AdaCos (modified ResNet, 1-2 heads, K ensemble) with GMM "
-                "source/target back ends", PRESETS, _run, SCHEMA))
+register(Method("sc_adacos", "sub-cluster AdaCos (modified ResNet, 1-2 heads, K ensemble), k-means "
+                "scoring per member (the paper's GMM source/target back ends one option away)", PRESETS, _run, SCHEMA))
