@@ -99,7 +99,7 @@ def cmd_synth(args) -> int:
     from asdlab.data.synth import generate_dataset
 
     out = generate_dataset(args.out, preset=args.preset, seed=args.seed, machines=args.machines,
-                           jobs=args.jobs, force=args.force, progress=not args.quiet)
+                           jobs=args.jobs, force=args.force, progress=not args.quiet, style=args.style)
     print(f"dataset ready: {out}")
     return 0
 
@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--machines", nargs="+")
+    s.add_argument("--style", default="dcase2024", choices=["dcase2024", "dcase2020"],
+                   help="dcase2024: one section, source/target domains (default); dcase2020: machine IDs, no domains")
     s.add_argument("--jobs", type=int, default=1, help="parallel processes")
     s.add_argument("--force", action="store_true", help="replace an existing different dataset")
     s.add_argument("--quiet", action="store_true")

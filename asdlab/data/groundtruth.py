@@ -12,7 +12,10 @@ def factory_ground_truth(data_root: str | os.PathLike) -> pd.DataFrame | None:
     """What the built-in factory knows about every clip, from ``<data_root>/ground_truth/clips/``:
     one row per clip with file, machine, anomaly_kind ("" for normal clips), severity (0 for
     normal clips), true_attributes (also for machines whose names say ``noAttribute``) and
-    ``true_attr_<key>`` columns. None for data without such files (real DCASE data)."""
+    ``true_attr_<key>`` columns. None for data without such files (real DCASE data).
+
+    In the ``dcase2020`` style a train and a test normal clip of one ID can share a name (as in
+    the 2020 files); their rows here are identical, so each (machine, file) is kept once."""
     folder = Path(data_root) / "ground_truth" / "clips"
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     if not files:
@@ -26,4 +29,4 @@ def factory_ground_truth(data_root: str | os.PathLike) -> pd.DataFrame | None:
                                     "severity": pd.to_numeric(t["severity"]),
                                     "true_attributes": t["attributes"]})
                       .join(t[list(attrs)].rename(columns=attrs)))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["machine", "file"], ignore_index=True)

@@ -44,7 +44,8 @@ def preview(data_dir, machine: str, domain: str = "source", params: LogMelParams
     """Log-mel spectrograms and playable audio of one factory machine type.
 
     ``data_dir``: a factory dataset root (with ``ground_truth/``); ``machine``: e.g.
-    ``"gearbox"``; ``domain``: which domain's test clips to show. Returns ``(figure, clips)``:
+    ``"gearbox"``; ``domain``: which domain's test clips to show (``dcase2020``-style data
+    have only "source"; the anomalies shown prefer the normal clip's machine ID). Returns ``(figure, clips)``:
     a plotly figure with one log-mel (dB, ``params``) panel per clip - the first normal test
     clip, then the most severe test clip of each anomaly kind, preferring clips with the normal
     clip's attributes - and a list of
@@ -62,7 +63,8 @@ def preview(data_dir, machine: str, domain: str = "source", params: LogMelParams
         raise DataError(f"{truth}: no {domain}-domain test clips listed")
     waves, mels = [], []
     for row in picks:
-        path = root / "dev_data" / "raw" / machine / "test" / row["file_name"]
+        folder = root / machine if "section" in row else root / "dev_data" / "raw" / machine  # dcase2020 style
+        path = folder / "test" / row["file_name"]
         wave, sr = sf.read(path, dtype="float32")
         waves.append(wave)
         mels.append(log_mel(wave, params).numpy())

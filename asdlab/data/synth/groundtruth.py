@@ -15,6 +15,11 @@ Per machine type, under the dataset root:
 - ``ground_truth/clips/<machine>.csv``: one row per clip with everything the factory knows:
   ``file_name, split, domain, label, anomaly, severity, attributes, attr_<key>...,
   environment, snr_db, gain_db``.
+
+``dcase2020`` style: the data files are per machine ID (``..._section_<ID>_test.csv``, the ID
+as section), the clips file has a ``section`` column (the ID) after ``file_name``; there are no
+domain files (no domains), no correspondence files and no ``attributes_00.csv`` (2020 names
+carry no attributes; the unit's true attributes are in the clips file).
 """
 
 from __future__ import annotations
@@ -38,11 +43,11 @@ def _csv_text(rows, header=None) -> str:
     return buf.getvalue()
 
 
-def truth_paths(root: Path, machine: str) -> dict[str, Path]:
+def truth_paths(root: Path, machine: str, section: str = SECTION) -> dict[str, Path]:
     """Where the ground-truth files of ``machine`` live (keys: data, domain, clips,
-    correspondence_train, correspondence_test)."""
+    correspondence_train, correspondence_test); data and domain of ``section``."""
     gt = root / TRUTH_DIR
-    stem = f"ground_truth_{machine}_section_{SECTION}_test.csv"
+    stem = f"ground_truth_{machine}_section_{section}_test.csv"
     paths = {
         "data": gt / "ground_truth_data" / stem,
         "domain": gt / "ground_truth_domain" / stem,
@@ -63,18 +68,25 @@ def write_machine_truth(root: Path, machine: str, specs: list[ClipSpec]) -> None
     """Write every metadata file of ``machine`` (see the module docstring) for ``specs``."""
     specs = sorted(specs, key=lambda s: (s.split != "train", s.file_name))
     test = [s for s in specs if s.split == "test"]
+    v2020 = specs[0].style == "dcase2020"
+    for section in sorted({s.section for s in specs}):
+        paths = truth_paths(root, machine, section)
+        mine = [s for s in test if s.section == section]
+        atomic_write_text(paths["data"], _csv_text([(s.file_name, int(s.label == "anomaly")) for s in mine]))
+        if not v2020:
+            atomic_write_text(paths["domain"], _csv_text([(s.file_name, int(s.domain == "target")) for s in mine]))
     paths = truth_paths(root, machine)
-    atomic_write_text(paths["data"], _csv_text([(s.file_name, int(s.label == "anomaly")) for s in test]))
-    atomic_write_text(paths["domain"], _csv_text([(s.file_name, int(s.domain == "target")) for s in test]))
-    for split in ("train", "test"):
-        rows = [(s.true_file_name, s.file_name) for s in specs if s.split == split]
-        atomic_write_text(paths[f"correspondence_{split}"],
-                          _csv_text(rows, ("source_file_name", "target_file_name")))
+    if not v2020:
+        for split in ("train", "test"):
+            rows = [(s.true_file_name, s.file_name) for s in specs if s.split == split]
+            atomic_write_text(paths[f"correspondence_{split}"],
+                              _csv_text(rows, ("source_file_name", "target_file_name")))
     keys = list(dict(specs[0].attributes))
-    header = ["file_name", "split", "domain", "label", "anomaly", "severity", "attributes",
+    lead = ["section"] if v2020 else []
+    header = ["file_name", *lead, "split", "domain", "label", "anomaly", "severity", "attributes",
               *(f"attr_{k}" for k in keys), "environment", "snr_db", "gain_db"]
-    rows = [(s.file_name, s.split, s.domain, s.label, s.anomaly, s.severity, s.attribute_string,
-             *dict(s.attributes).values(), s.environment, s.snr_db, s.gain_db) for s in specs]
+    rows = [(s.file_name, *([s.section] if v2020 else []), s.split, s.domain, s.label, s.anomaly, s.severity,
+             s.attribute_string, *dict(s.attributes).values(), s.environment, s.snr_db, s.gain_db) for s in specs]
     atomic_write_text(paths["clips"], _csv_text(rows, header))
     if not specs[0].hidden:
         n_keys = len(keys)

@@ -2,7 +2,8 @@
 
 The mix is ``gain * (machine + background * 10**(-snr_db / 20))`` with the machine at about
 unit RMS, then scaled to a recording level of ``LEVEL_DBFS`` (RMS, dB full scale) plus the
-clip's ``gain_db``, clipped to full scale and rounded to 16-bit integers.
+clip's ``gain_db``, clipped to full scale and rounded to 16-bit integers. In the ``dcase2020``
+style the machine sound first passes through its unit's mounting (:mod:`.units`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from asdlab.data.synth import dsp
 from asdlab.data.synth.machines import MODELS, Anomaly
 from asdlab.data.synth.noise import ENVIRONMENTS
 from asdlab.data.synth.plan import ClipSpec
+from asdlab.data.synth.units import unit_mounting
 
 SAMPLE_RATE = 16000
 LEVEL_DBFS = -26.0
@@ -29,6 +31,8 @@ def render(spec: ClipSpec, sr: int = SAMPLE_RATE) -> np.ndarray:
     _, machine_rng, noise_rng, fault_rng = spec.streams()
     anomaly = Anomaly(spec.anomaly, spec.severity) if spec.anomaly else None
     machine = MODELS[spec.machine].sound(dict(spec.attributes), anomaly, machine_rng, fault_rng, n, sr)
+    if spec.style == "dcase2020":
+        machine = unit_mounting(spec.seed, spec.machine, spec.section).apply(machine, sr)
     background = ENVIRONMENTS[spec.environment].render(noise_rng, n, sr)
     mix = (machine + background * dsp.db(-spec.snr_db)) * dsp.db(LEVEL_DBFS + spec.gain_db)
     return np.clip(mix, -1.0, 1.0)

@@ -9,7 +9,11 @@ A model is a stateless object describing one machine type of the factory:
 - ``anomaly_kinds``: the fault kinds this machine can suffer;
 - ``environment[domain]``: the name of the factory background (see :mod:`asdlab.data.synth.noise`)
   and ``snr_db[domain]`` the (low, high) range of machine-to-background level in dB;
-- ``sound(...)``: the machine's own sound, before background noise.
+- ``sound(...)``: the machine's own sound, before background noise;
+- ``styles``: the dataset styles the type appears in (``"dcase2024"``, ``"dcase2020"``);
+- ``unit(rng)`` (types of the ``dcase2020`` style): the operating point of one physically
+  distinct unit (a DCASE 2020 machine ID), as the ``attrs`` that :meth:`~MachineModel.sound`
+  receives for every clip of that unit.
 
 ``sound`` must draw every random number of the normal machine from ``rng`` in an order that
 does not depend on the anomaly, and everything about the fault from ``fault_rng``: a clip and
@@ -43,12 +47,19 @@ class MachineModel(abc.ABC):
     anomaly_kinds: ClassVar[tuple[str, ...]]
     environment: ClassVar[dict[str, str]]
     snr_db: ClassVar[dict[str, tuple[float, float]]]
+    styles: ClassVar[tuple[str, ...]] = ("dcase2024",)
 
     @abc.abstractmethod
     def sound(self, attrs: dict[str, str], anomaly: Anomaly | None, rng: np.random.Generator,
               fault_rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
         """The machine's sound: ``n`` float64 samples at ``sr`` Hz, about unit RMS for a normal
         clip at its reference operating point (attributes may make it louder or quieter)."""
+
+    def unit(self, rng: np.random.Generator) -> dict[str, str]:
+        """The attributes of one physically distinct unit of this type (a DCASE 2020 machine
+        ID), drawn from ``rng``: string values that :meth:`sound` accepts as ``attrs``. Only
+        types whose ``styles`` include ``"dcase2020"`` implement it."""
+        raise NotImplementedError(f"{self.name}: no DCASE 2020 units (styles {', '.join(self.styles)})")
 
     @staticmethod
     def severity(anomaly: Anomaly | None, kind: str) -> float:

@@ -8,6 +8,7 @@ speed, and which is modulated by every blade passing. Housing modes colour the n
 
 Attributes: ``spd`` shaft rate (Hz), ``blade`` number of blades.
 Domain shift: the target fan runs faster (30 Hz) than any source fan.
+DCASE 2020 units (machine IDs): each fan its own shaft rate (18-32 Hz) and blade count (5-9).
 Anomalies:
 
 - ``imbalance``: a mass imbalance on a loose mount - a strong once-per-revolution line with
@@ -38,6 +39,10 @@ class Fan(MachineModel):
     anomaly_kinds = ("imbalance", "blade_rub", "clogging")
     environment = {"source": "hall", "target": "hall"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
+    styles = ("dcase2024", "dcase2020")
+
+    def unit(self, rng):
+        return {"spd": f"{rng.uniform(18.0, 32.0):.1f}", "blade": str(int(rng.choice([5, 6, 7, 9])))}
 
     def sound(self, attrs, anomaly: Anomaly | None, rng, fault_rng, n, sr):
         imbalance = self.severity(anomaly, "imbalance")

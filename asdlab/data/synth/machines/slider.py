@@ -8,6 +8,7 @@ speed, the recirculating balls tick at a rate proportional to speed, and every s
 
 Attributes (hidden in file names, as in DCASE 2024): ``vel`` cruise speed (mm/s), ``ac``
 acceleration (g). Domain shift: the target carriage cruises faster than any source one.
+DCASE 2020 units (machine IDs): each its own cruise speed (250-700 mm/s) and acceleration (0.25-0.7 g).
 Anomalies:
 
 - ``rail_damage``: a dent in the rail - a click each time the carriage passes one position,
@@ -60,6 +61,10 @@ class Slider(MachineModel):
     anomaly_kinds = ("rail_damage", "no_grease")
     environment = {"source": "workshop", "target": "workshop"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
+    styles = ("dcase2024", "dcase2020")
+
+    def unit(self, rng):
+        return {"vel": f"{rng.uniform(250.0, 700.0):.0f}", "ac": f"{rng.uniform(0.25, 0.7):.2f}"}
 
     def sound(self, attrs, anomaly: Anomaly | None, rng, fault_rng, n, sr):
         dent = self.severity(anomaly, "rail_damage")

@@ -11,6 +11,7 @@ quieter and duller.
 Attributes (public, like DCASE 2024): ``car`` model (A1, A2, B1, B2), ``spd`` motor voltage,
 ``mic`` microphone (1 near, 2 far). Domain shift: the target cars run at a higher voltage and
 are recorded with the far microphone.
+DCASE 2020 units (machine IDs): each its own car model and motor voltage (26-34 V), near microphone.
 Anomalies:
 
 - ``bent_shaft``: a bent axle - the load and so the motor pitch wobble once per wheel turn and
@@ -60,6 +61,10 @@ class ToyCar(MachineModel):
     anomaly_kinds = ("bent_shaft", "gear_damage", "tire_damage")
     environment = {"source": "hall", "target": "hall"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
+    styles = ("dcase2024", "dcase2020")
+
+    def unit(self, rng):
+        return {"car": str(rng.choice(sorted(CARS))), "spd": f"{rng.uniform(26.0, 34.0):.1f}V", "mic": "1"}
 
     def sound(self, attrs, anomaly: Anomaly | None, rng, fault_rng, n, sr):
         bent = self.severity(anomaly, "bent_shaft")

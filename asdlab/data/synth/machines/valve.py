@@ -9,6 +9,8 @@ its own body modes may switch too.
 Attributes: ``v1pat`` and ``v2pat``: the switching pattern of each valve (``none`` = idle); a
 pattern is a repeating list of open intervals. Domain shift: in the target domain the second
 valve works as well.
+DCASE 2020 units (machine IDs): each its own pattern of valve 1 (valve 2 idle or switching) and
+``tempo``, a factor on the pattern's period and intervals (0.8-1.25; 1 when absent).
 Anomalies:
 
 - ``stuck``: the plunger sticks now and then - whole switching cycles of valve 1 are missing
@@ -42,10 +44,11 @@ PUMP_HZ = 24.5
 BOUNCES = (0.8, 0.55, 0.35)  # relative strength of successive plunger bounces
 
 
-def _schedule(pattern: str, rng: np.random.Generator, duration: float):
-    """Open/close times (s) of a valve following ``pattern`` from a random phase, each event
-    jittered by 4 ms; returns (opens, closes, cycle index of each interval)."""
+def _schedule(pattern: str, rng: np.random.Generator, duration: float, tempo: float = 1.0):
+    """Open/close times (s) of a valve following ``pattern`` (times scaled by ``tempo``) from a
+    random phase, each event jittered by 4 ms; returns (opens, closes, cycle index of each interval)."""
     period, intervals = PATTERNS[pattern]
+    period, intervals = period * tempo, tuple((a * tempo, b * tempo) for a, b in intervals)
     start = -rng.uniform(0.0, period)
     cycles = np.arange(int(np.ceil((duration - start) / period)) + 1)
     opens = (start + cycles[:, None] * period + np.array([a for a, _ in intervals])).ravel()
@@ -64,6 +67,11 @@ class Valve(MachineModel):
     anomaly_kinds = ("stuck", "chatter", "leak")
     environment = {"source": "plant", "target": "plant"}
     snr_db = {"source": (6.0, 14.0), "target": (6.0, 14.0)}
+    styles = ("dcase2024", "dcase2020")
+
+    def unit(self, rng):
+        return {"v1pat": str(rng.choice(sorted(PATTERNS))), "v2pat": str(rng.choice(["none", "none", "D"])),
+                "tempo": f"{rng.uniform(0.8, 1.25):.2f}"}
 
     def sound(self, attrs, anomaly: Anomaly | None, rng, fault_rng, n, sr):
         stuck = self.severity(anomaly, "stuck")
@@ -76,7 +84,7 @@ class Valve(MachineModel):
         for valve, pattern in enumerate((attrs["v1pat"], attrs["v2pat"])):
             if pattern == "none":
                 continue
-            opens, closes, cycle = _schedule(pattern, rng, duration)
+            opens, closes, cycle = _schedule(pattern, rng, duration, float(attrs.get("tempo", 1.0)))
             open_amps = dsp.db(rng.normal(0.0, 1.5, len(opens)))
             close_amps = 1.4 * dsp.db(rng.normal(0.0, 1.5, len(closes)))
             flow_band = functools.partial(dsp.band, lo=800.0 + 400 * valve, hi=4000.0, order=1.5)
