@@ -97,7 +97,7 @@ def test_units_of_one_type_sound_alike_but_not_the_same():
     """Level-free mean log-mel profiles (64 mels, 3 normal clips per unit): units of one type
     differ from each other, by less on average than from the units of the other types."""
     from asdlab.features import LogMelParams, log_mel
-    types, preset = ("ToyCar", "fan", "slider", "valve"), PRESETS_2020["smoke"]
+    types, preset = MACHINES_2020, PRESETS_2020["smoke"]
 
     def profile(machine, unit):
         specs = [s for s in machine_plan_2020(machine, preset, 0) if s.section == unit and s.split == "train"][:3]
@@ -203,3 +203,15 @@ def test_preview_on_2020_data(f20):
     assert len(clips) == 1 + len(MODELS["fan"].anomaly_kinds)
     titles = [a.text for a in fig.layout.annotations]
     assert titles[0].startswith("normal: normal_id_00_")
+
+
+def test_example_clips_without_domains_show_two_ids(f20):
+    from asdlab.viz import teaching
+    table = build_clip_table(f20)
+    truth = factory_ground_truth(f20)
+    clips = teaching.example_clips(table, "valve", truth)
+    assert list(clips) == ["id 00 normal", "id 02 normal", "id 00 anomaly", "id 02 anomaly"]
+    assert Path(clips["id 02 anomaly"]).name.startswith("anomaly_id_02_")
+    sev = truth[truth["machine"] == "valve"].set_index("file")["severity"]
+    cell = table.query("machine == 'valve' and split == 'test' and section == '00' and label == 'anomaly'")["file"]
+    assert sev[Path(clips["id 00 anomaly"]).name] == sev[cell].max()  # the most severe of the ID
