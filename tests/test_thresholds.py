@@ -74,3 +74,18 @@ def test_add_decisions_uses_the_gamma_threshold_of_each_section():
     assert thr["valve"] > 30.0 > thr["fan"] > 1.0
     assert test["decision"].tolist() == [0, 1, 0]  # the same score is decided per section
     assert train["decision"].mean() == pytest.approx(0.1, abs=0.06)
+
+
+def test_add_decisions_on_equal_training_scores_uses_that_score():
+    """k-means with K >= a section's training clips keeps every clip as a centroid: all its
+    training scores are 0, no gamma can be fitted, and the threshold is 0."""
+    import pandas as pd
+
+    from asdlab.backends.thresholds import add_decisions
+
+    train = pd.DataFrame({"machine": "fan", "section": "00", "score": [0.0] * 8})
+    test = pd.DataFrame({"machine": "fan", "section": "00", "score": [0.0, 0.2]})
+    add_decisions(train, test)
+    assert test["decision"].tolist() == [0, 1] and train["decision"].sum() == 0
+    with pytest.raises(MetricsError, match="all 8 training scores equal"):
+        gamma_threshold(train["score"])

@@ -81,11 +81,15 @@ def decide(scores, threshold: float) -> np.ndarray:
 
 def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
     """Official baseline decisions, in place: per (machine, section), threshold = 90th
-    percentile of a gamma distribution fitted to the training scores; decision = score > it."""
+    percentile of a gamma distribution fitted to the training scores; decision = score > it.
+    Where every training score of a section is equal (a back end that keeps each training clip
+    as a reference, e.g. k-means with K >= the section's clips), no gamma can be fitted and the
+    threshold is that score (the 90th percentile)."""
     for frame in (train_scores, scores):
         frame["decision"] = 0
     for (machine, section), tr in train_scores.groupby(["machine", "section"]):
-        thr = gamma_threshold(tr["score"].to_numpy(), q=0.9)
+        s = tr["score"].to_numpy()
+        thr = percentile_threshold(s, 90.0) if len(s) > 1 and np.ptp(s) == 0 else gamma_threshold(s, q=0.9)
         for frame in (train_scores, scores):
             sel = (frame["machine"] == machine) & (frame["section"] == section)
             frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)

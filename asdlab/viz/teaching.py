@@ -184,7 +184,9 @@ def pick_machine(table: pd.DataFrame, machine: str | None, prefer: str = "valve"
 
 def example_clips(table: pd.DataFrame, machine: str, ground_truth: pd.DataFrame | None = None) -> dict[str, str]:
     """One test clip per (domain, label) cell of ``machine``: ``{"source normal": path, ...}``
-    in the order source normal, target normal, source anomaly, target anomaly.
+    in the order source normal, target normal, source anomaly, target anomaly. Data without
+    domains (DCASE 2020 names) give the cells of the first two machine IDs instead:
+    ``{"id 00 normal": path, "id 02 normal": ..., "id 00 anomaly": ..., "id 02 anomaly": ...}``.
 
     ``table``: :func:`asdlab.data.build_clip_table` output. The first clip (by file name) of
     each cell, except that with ``ground_truth`` (:func:`asdlab.analysis.factory_ground_truth`)
@@ -198,13 +200,18 @@ def example_clips(table: pd.DataFrame, machine: str, ground_truth: pd.DataFrame 
         gt = ground_truth.loc[ground_truth["machine"] == machine, ["file", "severity"]]
         rows = rows.merge(gt, on="file", how="left")
     out = {}
-    for domain, label in CELLS:
-        cell = rows[(rows["domain"] == domain) & (rows["label"] == label)]
+    if rows["domain"].isna().all():
+        ids = sorted(rows["section"].unique())[:2]
+        cells = [(("section", i), f"id {i}", label) for label in ("normal", "anomaly") for i in ids]
+    else:
+        cells = [(("domain", domain), domain, label) for domain, label in CELLS]
+    for (column, value), name, label in cells:
+        cell = rows[(rows[column] == value) & (rows["label"] == label)]
         if cell.empty:
             continue
         if label == "anomaly" and "severity" in cell.columns and cell["severity"].notna().any():
             cell = cell.sort_values("severity", ascending=False, kind="stable")
-        out[f"{domain} {label}"] = cell["path"].iloc[0]
+        out[f"{name} {label}"] = cell["path"].iloc[0]
     return out
 
 
