@@ -143,10 +143,10 @@ def asdkit_rows(table: pd.DataFrame, discriminative: Sequence[str] = DISCRIMINAT
         real = ASDKIT.get(STYLE_YEAR.get(style, ""), {})
         for role, method in (("AE baseline", AE), ("raw spectrogram", RAW), ("best discriminative", best)):
             have = method is not None and method in by.index
+            key = {"AE baseline": "ae", "raw spectrogram": "raw_spec"}.get(role, "discriminative")
             rows.append({"style": style, "role": role, "method": method or "",
                          "factory %": by.loc[method, "official %"] if have else "not measured",
-                         f"real ({STYLE_YEAR.get(style, '?')} dev, ASDKit) %":
-                             real.get({"AE baseline": "ae", "raw spectrogram": "raw_spec"}.get(role, "discriminative"))})
+                         "real set": f"{STYLE_YEAR.get(style, '?')} dev", "real %": real.get(key, np.nan)})
     return pd.DataFrame(rows)
 
 
