@@ -19,7 +19,7 @@ times this many clips. ``paper`` has the counts of the DCASE 2024 development se
 preset     IDs  train  test normal  test anomaly  clip (s)
 =========  ===  =====  ===========  ============  ========
 smoke      2    8      3            3             2
-course     3    60     20           20            5
+course     3    50     15           15            5
 paper      4    (*)    (*)          (*)           10 (ToyCar 11)
 =========  ===  =====  ===========  ============  ========
 
@@ -119,7 +119,7 @@ class Preset2020:
 
 PRESETS_2020: dict[str, Preset2020] = {
     "smoke": Preset2020("smoke", ids=2, train=8, test_normal=3, test_anomaly=3, seconds=2.0),
-    "course": Preset2020("course", ids=3, train=60, test_normal=20, test_anomaly=20, seconds=5.0),
+    "course": Preset2020("course", ids=3, train=50, test_normal=15, test_anomaly=15, seconds=5.0),
     "paper": Preset2020("paper", ids=4, train=0, test_normal=0, test_anomaly=0, seconds=10.0,
                         per_machine=PAPER_2020_COUNTS, long_machines=("ToyCar",), long_seconds=11.0),
 }
