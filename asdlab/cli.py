@@ -135,7 +135,7 @@ def cmd_report(args) -> int:
     try:
         result = run_report(args.data, args.out, preset=args.preset, methods=args.methods, jobs=args.jobs,
                             force=args.force, seed=args.seed, seeds=args.seeds, notebooks_dir=args.notebooks,
-                            log=None if args.quiet else print)
+                            log=None if args.quiet else print, data_2020=args.data_2020)
     except KeyboardInterrupt:
         print(f"asdlab report: interrupted; the notebooks that finished are kept in {args.out} and "
               f"the next run goes on from there", file=sys.stderr)
@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="execute the notebooks into an HTML report folder")
     s.add_argument("--data", required=True, help="dataset root")
+    s.add_argument("--data-2020", help="a dcase2020-style dataset (machine IDs, e.g. asdlab synth --style dcase2020): "
+                                       "notebook 02 (Figure 1, the paper's setting) runs on it")
     s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
     s.add_argument("--out", required=True, help="report folder, e.g. reports/course")
     s.add_argument("--methods", nargs="+", help="methods to report (default: every registered method)")

@@ -73,7 +73,8 @@ def check_params(**params) -> None:
 
     Known names: ``preset`` (smoke / course / paper), ``seed`` (int >= 0), ``method`` (a
     registered method), ``methods`` (list of registered methods), ``data_dir`` / ``runs_dir``
-    (None or a path string), ``interactive`` (bool). Other names are only type-free passengers.
+    (None or a path string), ``interactive`` (bool), ``style`` (a factory style). Other names
+    are only type-free passengers.
     """
     from asdlab.methods import PRESETS, get_method
 
@@ -91,20 +92,28 @@ def check_params(**params) -> None:
                 get_method(m)
         if name in ("data_dir", "runs_dir") and value is not None and not isinstance(value, (str, os.PathLike)):
             raise ConfigError(f"notebook parameter {name}={value!r}: must be None or a folder path")
+        if name == "style":
+            from asdlab.data.synth import STYLES
+
+            if value not in STYLES:
+                raise ConfigError(f"notebook parameter style={value!r}: must be one of {', '.join(STYLES)}")
         if name == "interactive" and not isinstance(value, bool):
             raise ConfigError(f"notebook parameter interactive={value!r}: must be True or False")
 
 
-def ensure_data(data_dir, preset: str, seed: int = 0, progress: bool = False) -> Path:
+def ensure_data(data_dir, preset: str, seed: int = 0, progress: bool = False, style: str = "dcase2024") -> Path:
     """The dataset folder to use. ``data_dir=None``: the built-in factory at ``preset`` scale in
-    ``<project>/data/factory-<preset>`` (``-seed<N>`` appended for a non-zero seed), generated
-    (or completed) when needed. A given folder
-    must exist: it is never created or changed here."""
+    ``<project>/data/factory-<preset>`` (``factory2020-<preset>`` for ``style="dcase2020"``;
+    ``-seed<N>`` appended for a non-zero seed), generated (or completed) when needed. A given
+    folder must exist: it is never created or changed here (``style`` is then unused)."""
     if data_dir is None:
-        from asdlab.data.synth import generate_dataset
+        from asdlab.data.synth import STYLES, generate_dataset
 
-        name = f"factory-{preset}" + (f"-seed{seed}" if seed else "")
-        return generate_dataset(project_dir() / "data" / name, preset=preset, seed=seed, progress=progress)
+        if style not in STYLES:
+            raise ConfigError(f"notebook parameter style={style!r}: must be one of {', '.join(STYLES)}")
+        name = ("factory2020-" if style == "dcase2020" else "factory-") + preset + (f"-seed{seed}" if seed else "")
+        return generate_dataset(project_dir() / "data" / name, preset=preset, seed=seed, progress=progress,
+                                style=style)
     path = Path(data_dir).expanduser()
     if not path.is_dir():
         raise ConfigError(f"notebook parameter data_dir={str(data_dir)!r}: no such folder; give a DCASE "
@@ -112,6 +121,9 @@ def ensure_data(data_dir, preset: str, seed: int = 0, progress: bool = False) ->
     return path
 
 
-def resolve_runs(runs_dir, preset: str) -> Path:
-    """The folder holding one run folder per method: ``runs_dir``, or ``<project>/runs/<preset>``."""
-    return Path(runs_dir).expanduser() if runs_dir is not None else project_dir() / "runs" / preset
+def resolve_runs(runs_dir, preset: str, style: str = "dcase2024") -> Path:
+    """The folder holding one run folder per method: ``runs_dir``, or ``<project>/runs/<preset>``
+    (``runs/<preset>-dcase2020`` for the built-in ``dcase2020``-style data)."""
+    if runs_dir is not None:
+        return Path(runs_dir).expanduser()
+    return project_dir() / "runs" / (preset if style == "dcase2024" else f"{preset}-{style}")

@@ -66,6 +66,7 @@ def test_project_dir_and_default_runs(tmp_path, monkeypatch):
     assert nb.project_dir() == tmp_path.resolve()
     assert nb.resolve_runs(None, "smoke") == tmp_path.resolve() / "runs" / "smoke"
     assert nb.resolve_runs(str(tmp_path / "x"), "smoke") == tmp_path / "x"
+    assert nb.resolve_runs(None, "course", "dcase2020") == tmp_path.resolve() / "runs" / "course-dcase2020"
 
 
 def test_ensure_data_missing_folder_is_an_error_and_creates_nothing(tmp_path):
@@ -86,4 +87,11 @@ def test_ensure_data_default_generates_factory_under_project(tmp_path, monkeypat
     assert nb.ensure_data(None, "smoke", seed=3) == tmp_path.resolve() / "data" / "factory-smoke-seed3"
     assert calls[0][1]["preset"] == "smoke" and calls[0][1]["seed"] == 3
     assert nb.ensure_data(None, "course").name == "factory-course"
+    assert calls[-1][1]["style"] == "dcase2024"
+    assert nb.ensure_data(None, "course", style="dcase2020").name == "factory2020-course"
+    assert calls[-1][1]["style"] == "dcase2020"
+    with pytest.raises(ConfigError, match="style='dcase2019'"):
+        nb.ensure_data(None, "course", style="dcase2019")
+    with pytest.raises(ConfigError, match="notebook parameter style='x'"):
+        nb.check_params(style="x")
     assert os.environ.get("ASDLAB_CACHE")  # conftest keeps caches out of $HOME

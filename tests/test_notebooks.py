@@ -23,7 +23,9 @@ MACHINES = ["fan", "gearbox"]  # one machine with public attributes, one whose n
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     data = generate_dataset(root / "data", "smoke", machines=MACHINES, progress=False)
-    return run_report(data, root / "report", preset="smoke", jobs=2, log=None)
+    data_2020 = generate_dataset(root / "data2020", "smoke", machines=["fan", "pump"], progress=False,
+                                 style="dcase2020")  # notebook 02 runs there, the paper's setting
+    return run_report(data, root / "report", preset="smoke", jobs=2, log=None, data_2020=data_2020)
 
 
 def test_plan_covers_every_notebook():
@@ -47,6 +49,10 @@ def test_every_notebook_executed_without_errors(report):
         assert params["preset"] == "smoke" and params["interactive"] is False
     every_run = {p.name for p in (report.out / "runs").iterdir()}
     assert {m.name for m in list_methods()} <= every_run
+    fig1 = {p.name for p in (report.out / "runs" / "dcase2020").iterdir()}
+    assert fig1 == {"tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix"}
+    classes = (report.out / "runs" / "dcase2020" / "tastgram_ce" / "classes.csv").read_text()
+    assert "pump" in classes and classes.count("\n") == 1 + 4  # fan and pump x IDs 00, 02
     grid = sorted(p.name for p in (report.out / "runs" / "sc_noisy_arcmix_grid").iterdir())
     assert grid == ["sc16_fx1", "sc16_fx16", "sc1_fx1", "sc1_fx16"]  # the reduced Table 2 grid
 

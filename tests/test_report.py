@@ -36,7 +36,7 @@ runs_dir = None
 seed = 0
 interactive = True
 """
-EXTRA = {"01_method_report": 'method = "ae_mse"\n', "02_noisy_arcmix_angles": "methods = None\n",
+EXTRA = {"01_method_report": 'method = "ae_mse"\n', "02_noisy_arcmix_angles": "methods = None\nstyle = 'dcase2020'\n",
          "03_compare_methods": "methods = None\nseeds = None\n"}
 
 
@@ -379,3 +379,32 @@ def test_cli_usage_errors_are_one_line_with_status_2(tmp_path, data, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("asdlab report: error: ") for line in lines)
     assert "unknown method 'nope'" in lines[0] and "jobs=0" in lines[1] and "absent" in lines[2]
+
+
+def test_a_dcase2020_dataset_takes_notebook_02_with_runs_of_its_own(tmp_path, data, make_dcase_tree):
+    tasks = {t.name: t for t in build_plan(["tastgram_ce", "ae_mse"], styles=("dcase2020",))}
+    fig1 = tasks["02_noisy_arcmix_angles"]
+    assert fig1.style == "dcase2020" and fig1.after == []   # waits for no method report
+    assert fig1.runs == ["dcase2020/tastgram_ce"] and fig1.locks == {"dcase2020/tastgram_ce"}
+    assert tasks["01_method_report-tastgram_ce"].style is None
+    assert build_plan(["tastgram_ce"])[-2].style is None     # without such data: the report's data
+    data_2020 = make_dcase_tree(tmp_path / "d2020", machines={"fan": ""})
+    nbs = write_notebooks(tmp_path / "nbs")
+    out = tmp_path / "out"
+    kw = dict(preset="smoke", methods=["ae_mse", "tastgram_ce"], notebooks_dir=nbs, log=None)
+    result = run_report(data, out, data_2020=data_2020, execute=FakeExecutor(), **kw)
+    assert result.ok
+    params = json.loads((out / "02_noisy_arcmix_angles.ipynb").read_text())
+    assert params["data_dir"] == str(data_2020.resolve())
+    assert params["runs_dir"] == str((out / "runs" / "dcase2020").resolve())
+    other = json.loads((out / "01_method_report-tastgram_ce.ipynb").read_text())
+    assert other["data_dir"] == str(data.resolve())
+    assert result.report["identity"]["data_dcase2020"] == str(data_2020.resolve())
+    assert run_report(data, out, data_2020=data_2020, execute=FakeExecutor(), **kw).executed == []
+    # a report made without such data takes it later: only 02 runs again
+    out2 = tmp_path / "out2"
+    run_report(data, out2, execute=FakeExecutor(), **kw)
+    assert run_report(data, out2, data_2020=data_2020, execute=FakeExecutor(), **kw).executed == [
+        "02_noisy_arcmix_angles"]
+    with pytest.raises(ConfigError, match="--data-2020 .*no such folder"):
+        run_report(data, out, data_2020=tmp_path / "nope", execute=FakeExecutor(), **kw)

@@ -45,6 +45,9 @@ class Step:
     ``seeds``: the notebook gets the parameter ``seeds`` (the report's training seeds) and trains
     or reads the further seeds' runs of its methods, ``seed<s>/<method>`` in ``runs_dir``
     (:mod:`asdlab.runs.seeds`); the other notebooks use the first seed only.
+    ``style``: a factory style whose dataset the notebook runs on when the report has one
+    (``asdlab report --data-2020``): then its ``data_dir`` is that dataset, its runs live in
+    ``runs_dir/<style>/`` and it waits for no other notebook (its ``after`` is dropped).
     """
 
     notebook: str
@@ -53,6 +56,7 @@ class Step:
     after: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     seeds: bool = False
+    style: str | None = None
 
 
 PLAN: tuple[Step, ...] = (
@@ -60,8 +64,10 @@ PLAN: tuple[Step, ...] = (
     Step("00_asd_in_one_hour", writes=("ae_mse", "ae_mahala")),
     Step("01_method_report", per_method=True),
     # its explorer trains or reuses its ``explorer_run`` parameter, tastgram_ce by default
+    # on the dcase2020-style data when the report has them (the paper's setting), else on the
+    # report's data, reusing the method reports' runs
     Step("02_noisy_arcmix_angles", methods=NOISY_ARCMIX_FAMILY, after=("01_method_report",),
-         writes=("tastgram_ce",)),
+         writes=("tastgram_ce",), style="dcase2020"),
     # with several seeds it trains the further seeds' runs (runs_dir/seed<s>/<method>)
     Step("03_compare_methods", methods=ALL, after=("01_method_report",), seeds=True),
     # trains the Table 2 grid into runs_dir/sc_noisy_arcmix_grid; its (16, 16) cell at course
@@ -76,7 +82,8 @@ PLAN: tuple[Step, ...] = (
 class Task:
     """One notebook execution: output ``name``, source ``notebook`` stem, the step-specific
     ``params`` (``method`` / ``methods``), the ``after`` task names, the run folders it
-    ``writes`` and all those it uses (``runs``: written or read; its inputs)."""
+    ``writes`` and all those it uses (``runs``: written or read; its inputs; relative to the
+    report's ``runs_dir``), and the ``style`` of the data it runs on (None: the report's data)."""
 
     name: str
     notebook: str
@@ -84,6 +91,7 @@ class Task:
     after: list[str]
     runs: list[str]
     writes: list[str] = dataclasses.field(default_factory=list)
+    style: str | None = None
 
     @property
     def locks(self) -> set[str]:
@@ -91,12 +99,14 @@ class Task:
         return {SHARED_MODEL.get(m, m) for m in self.writes}
 
 
-def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[int] | None = None) -> list[Task]:
+def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[int] | None = None,
+               styles: tuple[str, ...] = ()) -> list[Task]:
     """The tasks of ``plan`` for the selected ``methods`` (names, in the user's order), in
     plan order. Per-method steps of a method in :data:`SHARED_MODEL` run after the method whose
     model they share, when both are selected. ``seeds``: the report's training seeds (first =
     main seed), passed as ``seeds`` to the steps with ``seeds=True``, whose further seeds' run
-    folders they write (None: no ``seeds`` parameter)."""
+    folders they write (None: no ``seeds`` parameter). ``styles``: the extra factory styles the
+    report has data of; a step of one of them runs on those data (see :class:`Step`)."""
     tasks: list[Task] = []
     by_notebook: dict[str, list[str]] = {}
     for step in plan:
@@ -124,6 +134,11 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
                 made.append(Task(step.notebook, step.notebook, params, after, runs, writes))
         else:
             made.append(Task(step.notebook, step.notebook, {}, after, list(step.writes), list(step.writes)))
+        if step.style is not None and step.style in styles:
+            for t in made:
+                t.style, t.after = step.style, []
+                t.runs = [f"{step.style}/{r}" for r in t.runs]
+                t.writes = [f"{step.style}/{w}" for w in t.writes]
         tasks += made
         by_notebook.setdefault(step.notebook, []).extend(t.name for t in made)
     return tasks

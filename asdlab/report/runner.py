@@ -153,7 +153,9 @@ def _check_identity(out: Path, identity: dict, force: bool) -> dict | None:
         if old is not None:
             was_id = dict(old.get("identity", {}))
             was_id.setdefault("seeds", [was_id.get("seed")])  # reports made before --seeds: one seed
-            diff = [k for k in identity if was_id.get(k) != identity[k]]
+            # a style's dataset added to a report that had none: its notebooks' runs are new
+            diff = [k for k in identity if was_id.get(k) != identity[k]
+                    and not (k.startswith(("data_dcase", "data_fingerprint_")) and k not in was_id)]
             if not diff:
                 return old
             if force:
@@ -177,8 +179,13 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
                seed: int | None = None, seeds: list[int] | None = None,
                notebooks_dir: str | os.PathLike | None = None, plan: tuple[Step, ...] = PLAN,
                log: Callable[[str], None] | None = print,
-               execute: Callable[[dict, dict], dict] = execute_in_process) -> ReportResult:
+               execute: Callable[[dict, dict], dict] = execute_in_process,
+               data_2020: str | os.PathLike | None = None) -> ReportResult:
     """Execute the notebooks of ``plan`` for ``methods`` on the dataset ``data`` into ``out``.
+
+    ``data_2020``: a ``dcase2020``-style dataset (several machine IDs per type, e.g. ``asdlab
+    synth --style dcase2020``); the plan's steps of that style (notebook 02, the paper's setting)
+    then run on it, with their runs in ``out/runs/dcase2020/``. Without it they run on ``data``.
 
     ``methods``: default every registered method; ``jobs``: notebooks at once (>= 1);
     ``seed``: the training seed (default 0), or ``seeds``: several (not both; the first one plays
@@ -218,13 +225,21 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     data = Path(data).expanduser().resolve()
     if not data.is_dir():
         raise ConfigError(f"--data {data}: no such folder")
+    extra = {}
+    if data_2020 is not None:
+        extra["dcase2020"] = Path(data_2020).expanduser().resolve()
+        if not extra["dcase2020"].is_dir():
+            raise ConfigError(f"--data-2020 {extra['dcase2020']}: no such folder")
     nb_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
     out = Path(out).expanduser().resolve()
     runs_dir = out / RUNS_DIR
 
     identity = {"data": str(data), "data_fingerprint": data_fingerprint(build_clip_table(data)["path"]),
                 "preset": preset, "seed": seed, "seeds": seeds}
-    tasks = build_plan(methods, plan, seeds=seeds)
+    for style, folder in extra.items():
+        identity[f"data_{style}"] = str(folder)
+        identity[f"data_fingerprint_{style}"] = data_fingerprint(build_clip_table(folder)["path"])
+    tasks = build_plan(methods, plan, seeds=seeds, styles=tuple(extra))
     common = {"preset": preset, "data_dir": str(data), "runs_dir": str(runs_dir), "seed": seed,
               "interactive": False}
     sources, static = {}, {}
@@ -234,10 +249,12 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
             nb = read_notebook(src)
             sources[task.notebook] = (src, src.read_text(encoding="utf-8"), nb)
         params = {**common, **task.params}
+        if task.style is not None:
+            params.update(data_dir=str(extra[task.style]), runs_dir=str(runs_dir / task.style))
         check_parameters(sources[task.notebook][2], params, str(src))
         task.params = params
         static[task.name] = {"source": sources[task.notebook][1], "params": params,
-                             "data_fingerprint": identity["data_fingerprint"],
+                             "data_fingerprint": identity["data_fingerprint" + (f"_{task.style}" if task.style else "")],
                              "asdlab_version": asdlab.__version__}
     old = _check_identity(out, identity, force)
     previous = {} if (old is None or force) else {e["name"]: e for e in old.get("notebooks", [])}
@@ -249,7 +266,8 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         env.setdefault(var, str(threads))
     started = time.time()
     report = {"asdlab_version": asdlab.__version__, "identity": identity,
-              "parameters": {"data": str(data), "preset": preset, "seed": seed, "seeds": seeds,
+              "parameters": {"data": str(data), **{f"data_{k}": str(v) for k, v in extra.items()},
+                             "preset": preset, "seed": seed, "seeds": seeds,
                              "methods": methods, "jobs": jobs, "force": force, "threads": threads,
                              "notebooks_dir": str(nb_dir), "runs_dir": str(runs_dir)},
               "data_fingerprint": identity["data_fingerprint"], "status": "running",
