@@ -132,8 +132,8 @@ Markdown(ce_readings_note(summary.loc["all"]))
 
 # %% [markdown]
 # **Honest caveat.** The paper trains 300 epochs of a full-width TASTgram-MFN on 10 s clips of
-# the real DCASE 2020 data. The `course` preset trains 12 epochs of a quarter-width network on
-# 4 s crops of the synthetic factory data, and `smoke` 2 epochs on 1 s crops: the networks are far
+# the real DCASE 2020 data. The `course` preset trains 24 epochs of a quarter-width network on
+# 2 s crops of the synthetic factory data, and `smoke` 2 epochs on 1 s crops: the networks are far
 # from converged and the ordering above may differ from the paper's (on `smoke` it is close to
 # chance). Typically the margin losses already give smaller normal angles than CE, while the
 # order among ArcFace, ArcMix and Noisy-ArcMix needs the `paper` preset (a GPU) to settle.
