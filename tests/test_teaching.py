@@ -159,7 +159,7 @@ def test_example_clips_and_spectrogram_figure(valve_data):
 def test_anomaly_kinds_lists_each_kind_of_the_valve(valve_data):
     _, table, gt = valve_data
     kinds = teaching.anomaly_kinds(gt)
-    assert list(kinds.index.get_level_values("anomaly_kind")) == ["chatter", "leak", "stuck"]
+    assert list(kinds.index.get_level_values("anomaly_kind")) == ["chatter", "leak", "sluggish", "stuck"]
     n_anomalies = int(((table["split"] == "test") & (table["label"] == "anomaly")).sum())
     assert kinds["clips"].sum() == n_anomalies
     assert (kinds["severity_min"] <= kinds["severity_max"]).all() and (kinds["severity_min"] > 0).all()

@@ -45,7 +45,7 @@ from asdlab.data.synth.presets import PRESETS, PRESETS_2020, STYLES
 from asdlab.data.synth.render import SAMPLE_RATE, wav_bytes, write_clip
 
 #: bump whenever the rendered sound or the plan changes: datasets of another version are stale
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = ".asdlab_synth.json"
 PARTIAL_MARKER = ".asdlab_synth.partial.json"
 MACHINES: tuple[str, ...] = tuple(m for m, model in MODELS.items() if "dcase2024" in model.styles)

@@ -105,7 +105,10 @@ def _entropy(seed: int, machine: str, split: str, domain: str, label: str, index
 
 
 def _dealt(options: list, count: int, rng: np.random.Generator) -> list:
-    """``count`` items from ``options``, each used equally often (within one), in random order."""
+    """``count`` items from ``options``, each used equally often (within one), in random order
+    (none, and no random draw, for ``count`` 0: a cell with fewer clips than fault kinds)."""
+    if count == 0:
+        return []
     rounds = -(-count // len(options))
     picks = np.concatenate([rng.permutation(len(options)) for _ in range(rounds)])[:count]
     return [options[i] for i in rng.permutation(picks)]

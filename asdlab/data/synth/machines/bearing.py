@@ -18,7 +18,14 @@ Anomalies:
 - ``outer_race``: a spall on the outer race - a steady metallic ticking at BPFO with a little
   slip jitter;
 - ``inner_race``: a spall on the inner race - ticking at BPFI, pulsing once per revolution;
-- ``dry``: lubrication loss - a brighter, louder friction hiss and many more micro-impacts.
+- ``dry``: lubrication loss - a brighter, louder friction hiss and many more micro-impacts;
+- ``cage_wear``: worn cage pockets - the cage no longer holds the balls evenly and runs
+  unstably: in irregular episodes (1-3 a second) the balls skid, so the cage falls behind its
+  kinematic rate (slip up to 10 %), the cage-rate modulation of the rolling noise deepens and
+  turns rough (harmonics of the cage rate), and the rolling noise swells (up to +40 %), while
+  it is quieter between episodes (down to -40 %). A modulation of rate and level around the
+  same mean (the rolling noise keeps its mean power): the time-averaged spectrum hardly
+  changes, the frame-to-frame envelope does.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ class Bearing(MachineModel):
         "source": {"vel": ("6", "10", "14"), "loc": ("A", "B")},
         "target": {"vel": ("8", "12"), "loc": ("C",)},
     }
-    anomaly_kinds = ("outer_race", "inner_race", "dry")
+    anomaly_kinds = ("outer_race", "inner_race", "dry", "cage_wear")
     environment = {"source": "hall", "target": "plant"}
     snr_db = {"source": (4.0, 12.0), "target": (2.0, 10.0)}
 
@@ -49,6 +56,7 @@ class Bearing(MachineModel):
         outer = self.severity(anomaly, "outer_race")
         inner = self.severity(anomaly, "inner_race")
         dry = self.severity(anomaly, "dry")
+        wear = self.severity(anomaly, "cage_wear")
         loc = attrs["loc"]
         modes, gains = MODES_HZ[loc], MODE_GAINS[loc]
         f_r = dsp.rate(rng, 4.0 * float(attrs["vel"]), n, sr, jitter=0.01)
@@ -59,7 +67,18 @@ class Bearing(MachineModel):
         drive = dsp.harmonics(theta, [0.08, 0.05, 0.03], dsp.phases(rng, 3))
         drive += dsp.harmonics(dsp.phase(100.0, n, sr), [0.05, 0.02], dsp.phases(rng, 2))
         structure = lambda f: dsp.band(f, 400.0, 7500.0, 1.0) * (0.25 + dsp.peaks(f, modes, 5.0, gains))
-        cage = 1.0 + 0.12 * np.sin(0.5 * (1.0 - BALL_RATIO) * theta + rng.uniform(0, 2 * np.pi))
+        cage_start = rng.uniform(0, 2 * np.pi)
+        cage = 1.0 + 0.12 * np.sin(0.5 * (1.0 - BALL_RATIO) * theta + cage_start)
+        if wear:  # skidding episodes: the cage lags, its modulation deepens, the noise swells
+            episodes = dsp.drift(fault_rng, n, sr, rate_hz=fault_rng.uniform(1.0, 3.0))
+            episodes = np.clip((episodes - episodes.mean()) / (episodes.std() + 1e-12), -2.5, 2.5)
+            skid = 1.0 / (1.0 + np.exp(-3.0 * episodes))  # 0 (rolling) .. 1 (skidding)
+            slip = dsp.phase(0.1 * wear * skid * f_r, n, sr)  # shaft turns lost by skidding
+            cage_theta = 0.5 * (1.0 - BALL_RATIO) * (theta - slip) + cage_start
+            rough = 0.12 * np.sin(cage_theta) + wear * (0.5 + 0.5 * skid) * dsp.harmonics(
+                cage_theta, [0.3, 0.3, 0.2, 0.1], dsp.phases(fault_rng, 4))
+            worn = np.clip((1.0 + 0.4 * wear * (2.0 * skid - 1.0)) * (1.0 + rough), 0.0, None)
+            cage = worn * np.sqrt(np.mean(cage ** 2) / np.mean(worn ** 2))  # same mean power
         rolling = 0.8 * speed_ratio * dsp.colored_noise(rng, n, sr, structure) * cage
         roughness = dsp.poisson_times(rng, 25.0, duration)
         rough_amps = 0.25 * rng.exponential(1.0, len(roughness))

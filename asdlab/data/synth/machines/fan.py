@@ -16,7 +16,13 @@ Anomalies:
 - ``blade_rub``: a blade tip scraping the housing once per revolution - short bursts of
   high-frequency scraping noise whose intensity comes and goes;
 - ``clogging``: a clogged filter or duct - the fan slows down, the flow noise gets louder and
-  darker and fluctuates slowly (unsteady flow).
+  darker and fluctuates slowly (unsteady flow);
+- ``speed_hunting``: an unstable speed loop (an inverter with a worn speed sensor, or a belt
+  that slips and grips): the shaft rate wanders irregularly around its set point, 1.5-3 swings
+  a second, by 4 % (standard deviation; peaks of 10-15 %) at severity 1. Blade-pass and shaft
+  tones glide with it, and their level follows it as dipole sources do (sound power ~ speed^6),
+  the flow noise's as the fan law says (~ speed^5); each swing is rescaled to keep its mean
+  power, so the time-averaged spectrum hardly changes while the frame-to-frame one does.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from asdlab.data.synth.machines.base import Anomaly, MachineModel
 
 HOUSING_MODES_HZ = (640.0, 1450.0, 2900.0)
 MAINS_HUM_HZ = 100.0
+HUNT_DEPTH = 0.04  # standard deviation of the relative speed swing of speed_hunting at severity 1
 
 
 class Fan(MachineModel):
@@ -36,7 +43,7 @@ class Fan(MachineModel):
         "source": {"spd": ("20", "25"), "blade": ("5", "7")},
         "target": {"spd": ("30",), "blade": ("5", "7")},
     }
-    anomaly_kinds = ("imbalance", "blade_rub", "clogging")
+    anomaly_kinds = ("imbalance", "blade_rub", "clogging", "speed_hunting")
     environment = {"source": "hall", "target": "hall"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
     styles = ("dcase2024", "dcase2020")
@@ -48,11 +55,19 @@ class Fan(MachineModel):
         imbalance = self.severity(anomaly, "imbalance")
         rub = self.severity(anomaly, "blade_rub")
         clog = self.severity(anomaly, "clogging")
+        hunt = self.severity(anomaly, "speed_hunting")
         shaft_hz = float(attrs["spd"])
         blades = int(attrs["blade"])
         speed_ratio = shaft_hz / 25.0
 
         f_shaft = dsp.rate(rng, shaft_hz * (1.0 - 0.03 * clog), n, sr, jitter=0.008)
+        if hunt:  # relative speed error of the hunting loop, and the loudness that follows it
+            swing = dsp.drift(fault_rng, n, sr, rate_hz=fault_rng.uniform(1.5, 3.0))
+            swing = HUNT_DEPTH * hunt * (swing - swing.mean()) / (swing.std() + 1e-12)
+            f_shaft = f_shaft * (1.0 + swing)
+            tone_gain, flow_gain = (1.0 + swing) ** 3.0, (1.0 + swing) ** 2.5  # power ~ speed^6, ^5
+            tone_gain /= np.sqrt(np.mean(tone_gain ** 2))  # each keeps its mean power
+            flow_gain /= np.sqrt(np.mean(flow_gain ** 2))
         theta = dsp.phase(f_shaft, n, sr, rng.uniform(0, 2 * np.pi))
         bpf_amps = 0.30 * 0.55 ** np.arange(6) * dsp.db(rng.normal(0.0, 1.5, 6))
         blade_tones = dsp.harmonics(blades * theta, bpf_amps, dsp.phases(rng, 6))
@@ -65,7 +80,10 @@ class Fan(MachineModel):
         flow_level = 0.85 * speed_ratio ** 2.5 * dsp.db(6.0 * clog)
         blade_mod = 1.0 + 0.15 * np.sin(blades * theta + rng.uniform(0, 2 * np.pi))
         surge = 1.0 + 0.35 * clog * dsp.drift(fault_rng, n, sr, rate_hz=2.0)
-        out = blade_tones + shaft_tones + hum + flow_level * flow * blade_mod * surge
+        if hunt:
+            out = (blade_tones + shaft_tones) * tone_gain + flow_level * flow * blade_mod * flow_gain + hum
+        else:
+            out = blade_tones + shaft_tones + hum + flow_level * flow * blade_mod * surge
 
         if imbalance:
             wobble = 1.0 + 0.3 * imbalance * np.sin(theta + fault_rng.uniform(0, 2 * np.pi))

@@ -14,7 +14,13 @@ Anomalies:
 - ``rail_damage``: a dent in the rail - a click each time the carriage passes one position,
   louder at speed;
 - ``no_grease``: lubrication loss - louder, brighter friction and an intermittent stick-slip
-  squeal while moving.
+  squeal while moving;
+- ``backlash``: a worn ball nut - at each end of stroke the position loop hunts inside the
+  lash before it reports "in position", an irregular time, and the controller keeps its cycle
+  clock, so every stroke starts late by its own delay: a random walk from stroke to stroke (steps
+  of up to 0.14 s, within 0-0.35 s at severity 1), each dwell lasting 10-290 ms instead of
+  150 ms. The strokes themselves (speed profile, motor, friction, ball ticks, knocks) are the
+  planned ones: the rhythm the speed and acceleration set breaks up, the average spectrum stays.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ DWELL_S = 0.15
 LEAD_M = 0.01
 POLE_PAIRS = 4
 G = 9.81
+LAG_STEP_S = 0.14  # backlash at severity 1: largest change (s) of a stroke's delay to the next
+LAG_RANGE = 2.5  # the delay stays within [0, LAG_RANGE * step]
 
 
-def _motion(vmax: float, acc: float, n: int, sr: int, start_s: float):
-    """Speed (m/s, >= 0) and position (m) of the carriage at each sample, and the times (s)
-    at which it stops at either end, for strokes starting ``start_s`` before the clip."""
+def _cycle(vmax: float, acc: float, sr: int):
+    """One back-and-forth cycle of the planned motion, sample by sample: speed (m/s, >= 0),
+    position (m), and the samples at which the carriage stops at either end."""
     v_peak = min(vmax, np.sqrt(acc * STROKE_M))
     t_stroke = STROKE_M / v_peak + v_peak / acc
     ts = np.arange(round(t_stroke * sr)) / sr
@@ -43,12 +51,57 @@ def _motion(vmax: float, acc: float, n: int, sr: int, start_s: float):
     speed = np.concatenate((stroke_v, dwell, stroke_v, dwell))
     pos = np.concatenate((stroke_x, np.full(len(dwell), stroke_x[-1]), stroke_x[-1] - stroke_x,
                           np.full(len(dwell), 0.0)))
+    return speed, pos, np.array([len(stroke_v), 2 * len(stroke_v) + len(dwell)])
+
+
+def _motion(vmax: float, acc: float, n: int, sr: int, start_s: float):
+    """Speed (m/s, >= 0) and position (m) of the carriage at each sample, and the times (s)
+    at which it stops at either end, for strokes starting ``start_s`` before the clip."""
+    speed, pos, stop_phases = _cycle(vmax, acc, sr)
     period = len(speed)
     offset = int(start_s * sr) % period
     idx = (offset + np.arange(n)) % period
-    stop_phases = np.array([len(stroke_v), 2 * len(stroke_v) + len(dwell)])
     stops = (np.arange(-1, n // period + 2)[:, None] * period + stop_phases - offset).ravel()
     return speed[idx], pos[idx], np.sort(stops[(stops >= 0) & (stops < n)]) / sr
+
+
+def _lagging(vmax: float, acc: float, n: int, sr: int, start_s: float, lag: np.ndarray):
+    """The planned motion of :func:`_motion` followed late by ``lag`` (s, one value per sample,
+    >= 0, growing by less than 1 s per s): speed (m/s) and position (m) of a carriage that is
+    at each moment where the plan was ``lag`` earlier, its stop times (s) in the clip, and the
+    time (s, possibly before the clip) of the planned stop that each one follows."""
+    speed, pos, stop_phases = _cycle(vmax, acc, sr)
+    period = len(speed)
+    offset = int(start_s * sr) % period
+    planned = offset + np.maximum.accumulate(np.arange(n) - lag * sr)  # planned sample reached
+    at, k = planned % period, np.arange(period + 1)
+    speed_l = np.interp(at, k, np.append(speed, speed[0])) * np.gradient(planned)
+    pos_l = np.interp(at, k, np.append(pos, pos[0]))
+    cycles = np.arange(np.floor(planned[0] / period) - 1, np.ceil(planned[-1] / period) + 1)
+    plan_stops = (cycles[:, None] * period + stop_phases).ravel()
+    plan_stops = np.sort(plan_stops[(plan_stops >= planned[0]) & (plan_stops <= planned[-1])])
+    return speed_l, pos_l, np.interp(plan_stops, planned, np.arange(n)) / sr, (plan_stops - offset) / sr
+
+
+def _settling_lag(rng: np.random.Generator, vmax: float, acc: float, n: int, sr: int, start_s: float,
+                  step_s: float) -> np.ndarray:
+    """Lag (s, per sample of the clip, >= 0) behind :func:`_motion` of a carriage whose strokes
+    start late by a random walk (drawn from ``rng``): from one stroke to the next the lag
+    changes by ``uniform(-step_s, step_s)`` (``step_s < DWELL_S``), folded into
+    ``[0, LAG_RANGE * step_s]``. The lag changes only while the planned carriage dwells, so each
+    dwell lasts ``DWELL_S`` plus the change and the strokes themselves are the planned ones."""
+    speed, _, stop_phases = _cycle(vmax, acc, sr)
+    half, stroke = len(speed) // 2, stop_phases[0]
+    offset = int(start_s * sr) % len(speed)
+    top = LAG_RANGE * step_s
+    plan = offset + np.arange(-int(top * sr) - 1, n + 1)  # planned samples around the clip
+    which, within = np.divmod(plan, half)  # half cycle (stroke + dwell) and sample within it
+    walk = rng.uniform(0.0, top) + step_s * np.cumsum(rng.uniform(-1.0, 1.0, which[-1] - which[0] + 2))
+    level = top - np.abs(top - walk % (2.0 * top))  # folded at 0 and top: steps stay within step_s
+    change = np.clip((within - stroke) / (half - stroke), 0.0, 1.0)  # 0 in a stroke, 0..1 in a dwell
+    k = which - which[0]
+    lag = level[k] + (level[k + 1] - level[k]) * change
+    return np.interp(offset + np.arange(n), plan + lag * sr, lag)
 
 
 class Slider(MachineModel):
@@ -58,7 +111,7 @@ class Slider(MachineModel):
         "source": {"vel": ("300", "500"), "ac": ("0.3", "0.5")},
         "target": {"vel": ("700",), "ac": ("0.3", "0.7")},
     }
-    anomaly_kinds = ("rail_damage", "no_grease")
+    anomaly_kinds = ("rail_damage", "no_grease", "backlash")
     environment = {"source": "workshop", "target": "workshop"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
     styles = ("dcase2024", "dcase2020")
@@ -69,9 +122,15 @@ class Slider(MachineModel):
     def sound(self, attrs, anomaly: Anomaly | None, rng, fault_rng, n, sr):
         dent = self.severity(anomaly, "rail_damage")
         dry = self.severity(anomaly, "no_grease")
+        lash = self.severity(anomaly, "backlash")
         vmax = float(attrs["vel"]) / 1000.0 * dsp.db(rng.normal(0.0, 0.05))
         acc = float(attrs["ac"]) * G
-        speed, pos, stops = _motion(vmax, acc, n, sr, rng.uniform(0.0, 5.0))
+        start_s = rng.uniform(0.0, 5.0)
+        plan, pos, stops = _motion(vmax, acc, n, sr, start_s)
+        speed = plan
+        if lash:  # each stroke starts late by its own, wandering delay
+            lag = _settling_lag(fault_rng, vmax, acc, n, sr, start_s, LAG_STEP_S * lash)
+            speed, pos, late_stops, planned_stops = _lagging(vmax, acc, n, sr, start_s, lag)
         rel = speed / 0.5
         accel = np.abs(np.gradient(speed) * sr) / acc
         duration = n / sr
@@ -83,11 +142,28 @@ class Slider(MachineModel):
         top = 6000.0 + 1500.0 * dry
         friction = dsp.colored_noise(rng, n, sr, lambda f: dsp.band(f, 400.0, top, 1.0) * dsp.tilt(f, -2.0))
         friction *= 0.7 * rel ** 1.3 * dsp.db(8.0 * dry)
+        if lash:  # the strokes shift in time: the friction noise keeps its planned mean power
+            friction *= np.sqrt(np.mean((plan / 0.5) ** 2.6) / max(np.mean(rel ** 2.6), 1e-12))
         ticks = dsp.poisson_times(rng, 300.0, duration)
-        keep = rng.uniform(size=len(ticks)) < speed[(ticks * sr).astype(int)] / 0.7
-        tick_train = dsp.pulses(n, sr, ticks[keep], 0.2 * rng.exponential(1.0, keep.sum()))
+        chance = rng.uniform(size=len(ticks))
+        keep = chance < plan[(ticks * sr).astype(int)] / 0.7
+        tick_amps = 0.2 * rng.exponential(1.0, keep.sum())
+        if lash:  # the balls tick with the actual speed; ticks the plan lacks draw their own size
+            moving = chance < speed[(ticks * sr).astype(int)] / 0.7
+            sizes = np.zeros(len(ticks))
+            sizes[keep] = tick_amps
+            sizes[moving & ~keep] = 0.2 * fault_rng.exponential(1.0, np.sum(moving & ~keep))
+            keep, tick_amps = moving, sizes[moving]
+        tick_train = dsp.pulses(n, sr, ticks[keep], tick_amps)
         balls = dsp.ring(tick_train, sr, (3800.0, 5500.0), (0.0015, 0.001), (1.0, 0.6))
         knock_amps = 0.7 * acc / (0.5 * G) * dsp.db(rng.normal(0.0, 1.0, len(stops)))
+        if lash:  # the actual stops, each with the knock of the planned stop it follows
+            early = planned_stops < 0.0  # planned before the clip, reached within it
+            amps = np.empty(len(planned_stops))
+            amps[early] = 0.7 * acc / (0.5 * G) * dsp.db(fault_rng.normal(0.0, 1.0, early.sum()))
+            which = np.searchsorted(np.round(stops * sr), np.round(planned_stops[~early] * sr))
+            amps[~early] = knock_amps[which]
+            stops, knock_amps = late_stops, amps
         knock_train = dsp.pulses(n, sr, stops, knock_amps)
         knocks = dsp.ring(knock_train, sr, (250.0, 1200.0), (0.02, 0.006), (1.0, 0.5))
         out = motor + whine + friction + balls + knocks

@@ -18,7 +18,14 @@ Anomalies:
   the rolling noise swells and fades with it;
 - ``gear_damage``: a damaged pinion tooth - a harsher contact once per motor revolution: a
   rattling buzz (sidebands around the mesh tone) and ringing of the gear;
-- ``tire_damage``: a flat spot on a tyre - a thump once per wheel turn.
+- ``tire_damage``: a flat spot on a tyre - a thump once per wheel turn;
+- ``speed_hunting``: a worn speed controller (or a loose supply contact) over-corrects: the
+  motor rate wanders irregularly (standard deviation 1.5 %, peaks about +-4 %, 1.5-3 changes of
+  course a second) and the wheels follow; the motor current (torque) jumps as the controller
+  pushes and brakes, so the commutation whine, brush noise and mesh tone swell and fade with it
+  (standard deviation 60 %), and the rolling noise with the wheel speed and the tyres' traction
+  (30 %). Modulations of rate and level around the same mean (each surging part keeps its mean
+  power): the time-averaged spectrum hardly changes, the frame-to-frame pitch and envelope do.
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ class ToyCar(MachineModel):
         "source": {"car": ("A1", "A2", "B1", "B2"), "spd": ("28V", "31V"), "mic": ("1",)},
         "target": {"car": ("A1", "B1"), "spd": ("34V",), "mic": ("2",)},
     }
-    anomaly_kinds = ("bent_shaft", "gear_damage", "tire_damage")
+    anomaly_kinds = ("bent_shaft", "gear_damage", "tire_damage", "speed_hunting")
     environment = {"source": "hall", "target": "hall"}
     snr_db = {"source": (4.0, 12.0), "target": (4.0, 12.0)}
     styles = ("dcase2024", "dcase2020")
@@ -70,6 +77,7 @@ class ToyCar(MachineModel):
         bent = self.severity(anomaly, "bent_shaft")
         gear = self.severity(anomaly, "gear_damage")
         tire = self.severity(anomaly, "tire_damage")
+        hunt = self.severity(anomaly, "speed_hunting")
         car = CARS[attrs["car"]]
         volts = float(attrs["spd"].rstrip("V"))
         mic = attrs["mic"]
@@ -80,6 +88,14 @@ class ToyCar(MachineModel):
             return mic_response * (0.5 + dsp.peaks(f, car.body_hz, 3.0, (0.8, 0.5)))
 
         f_motor = dsp.rate(rng, car.hz_per_volt * volts, n, sr, jitter=0.015, wobble=0.004)
+        if hunt:  # the controller's wandering rate and the current (torque) that drives it
+            wander = dsp.drift(fault_rng, n, sr, rate_hz=fault_rng.uniform(1.5, 3.0))
+            wander = (wander - wander.mean()) / (wander.std() + 1e-12)
+            f_motor = f_motor * (1.0 + 0.015 * hunt * wander)
+            push = np.gradient(wander)
+            push /= push.std() + 1e-12
+            current = np.clip(1.0 + 0.6 * hunt * push, 0.05, None)
+            current /= np.sqrt(np.mean(current ** 2))  # same mean power
         wheel_theta = dsp.phase(f_motor / car.ratio, n, sr, rng.uniform(0, 2 * np.pi))
         f_motor = f_motor * (1.0 + 0.02 * bent * np.sin(wheel_theta))
         theta = dsp.phase(f_motor, n, sr, rng.uniform(0, 2 * np.pi))
@@ -95,10 +111,15 @@ class ToyCar(MachineModel):
         rattle = 1.0 + 3.0 * gear * np.maximum(np.cos(theta - fault_rng.uniform(0, 2 * np.pi)), 0.0) ** 20
         mesh_amps = 0.12 * np.array([1.0, 0.4]) * shaped(PINION_TEETH * f0 * np.array([1, 2]))
         mesh = dsp.harmonics(PINION_TEETH * theta, mesh_amps, dsp.phases(rng, 2)) * rattle
+        if hunt:  # the torque surges: whine, brush noise and the mesh force follow the current
+            commutation, brush, mesh = commutation * current, brush * current, mesh * current
         wobble = 0.5 * bent * np.sin(wheel_theta + fault_rng.uniform(0, 2 * np.pi))
         tread = 1.0 + 0.5 * np.sin(car.tread * wheel_theta) + wobble
         road = dsp.colored_noise(rng, n, sr, lambda f: dsp.band(f, 150.0, 2500.0, 1.0) * shaped(f))
         rolling = 0.55 * (volts / 31.0) ** 1.5 * tread * road
+        if hunt:  # rolling noise grows with the wheel speed (as v^1.5) and the tyres' traction
+            follow = (1.0 + 0.015 * hunt * wander) ** 1.5 * np.clip(1.0 + 0.3 * hunt * push, 0.05, None)
+            rolling = rolling * follow / np.sqrt(np.mean(follow ** 2))  # same mean power
         out = motor + commutation + brush + mesh + rolling
 
         if gear:

@@ -17,7 +17,13 @@ Anomalies:
   (no clicks, no flow);
 - ``chatter``: a weak spring or worn seat - the plunger bounces, adding quick extra clicks
   after some switching events (at least one per clip, more the more severe);
-- ``leak``: contamination on the seat - a whistling hiss while valve 1 should be closed.
+- ``leak``: contamination on the seat - a whistling hiss while valve 1 should be closed;
+- ``sluggish``: a gummed plunger (varnish or dirt in the armature tube) or a weak coil - the
+  plunger's response time varies from cycle to cycle by tens of ms: at severity 1 each open
+  interval of valve 1 moves by up to +-60 ms, its opening and its closing by up to +-25 ms
+  more (a longer mean delay would only shift the pattern's phase, random anyway), and the
+  plunger travels slowly, so the flow builds up and dies away over 60 ms instead of 20 ms.
+  Same clicks, same flow: the switching rhythm turns irregular, the average spectrum stays.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ BODY_GAINS = (1.0, 0.6, 0.4)
 THUMP_HZ, THUMP_DECAY_S = 180.0, 0.015
 PUMP_HZ = 24.5
 BOUNCES = (0.8, 0.55, 0.35)  # relative strength of successive plunger bounces
+SLUGGISH_SHIFT_S = 0.06  # sluggish at severity 1: an open interval moves by up to +-this (s)
+SLUGGISH_JITTER_S = 0.025  # ... and its opening and its closing each by up to +-this more (s)
+SLUGGISH_RAMP_S = 0.04  # sluggish at severity 1: extra time (s) the flow takes to start and stop
 
 
 def _schedule(pattern: str, rng: np.random.Generator, duration: float, tempo: float = 1.0):
@@ -64,7 +73,7 @@ class Valve(MachineModel):
         "source": {"v1pat": ("A", "B", "C"), "v2pat": ("none",)},
         "target": {"v1pat": ("A", "B"), "v2pat": ("D",)},
     }
-    anomaly_kinds = ("stuck", "chatter", "leak")
+    anomaly_kinds = ("stuck", "chatter", "leak", "sluggish")
     environment = {"source": "plant", "target": "plant"}
     snr_db = {"source": (6.0, 14.0), "target": (6.0, 14.0)}
     styles = ("dcase2024", "dcase2020")
@@ -77,6 +86,7 @@ class Valve(MachineModel):
         stuck = self.severity(anomaly, "stuck")
         chatter = self.severity(anomaly, "chatter")
         leak = self.severity(anomaly, "leak")
+        slow = self.severity(anomaly, "sluggish")
         duration = n / sr
         pump = dsp.harmonics(dsp.phase(dsp.rate(rng, PUMP_HZ, n, sr), n, sr),
                              0.10 * 0.6 ** np.arange(6), dsp.phases(rng, 6))
@@ -95,7 +105,13 @@ class Valve(MachineModel):
                 keep = ~np.isin(cycle, missing)
                 opens, closes = opens[keep], closes[keep]
                 open_amps, close_amps = open_amps[keep], close_amps[keep]
-            flow = dsp.gate(n, sr, opens, closes, ramp_s=0.02)
+            ramp_s = 0.02
+            if valve == 0 and slow:  # each opening of the plunger late or early by its own delay
+                shift = SLUGGISH_SHIFT_S * fault_rng.uniform(-1.0, 1.0, len(opens))
+                jitter = SLUGGISH_JITTER_S * fault_rng.uniform(-1.0, 1.0, (2, len(opens)))
+                opens, closes = opens + slow * (shift + jitter[0]), closes + slow * (shift + jitter[1])
+                ramp_s = 0.02 + slow * SLUGGISH_RAMP_S
+            flow = dsp.gate(n, sr, opens, closes, ramp_s=ramp_s)
             out = out + 0.35 * flow * hiss
             events = np.concatenate((opens, closes))
             amps = np.concatenate((open_amps, close_amps))
