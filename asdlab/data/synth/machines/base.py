@@ -28,6 +28,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from asdlab.core.errors import ConfigError
+
 
 @dataclasses.dataclass(frozen=True)
 class Anomaly:
@@ -60,6 +62,17 @@ class MachineModel(abc.ABC):
         ID), drawn from ``rng``: string values that :meth:`sound` accepts as ``attrs``. Only
         types whose ``styles`` include ``"dcase2020"`` implement it."""
         raise NotImplementedError(f"{self.name}: no DCASE 2020 units (styles {', '.join(self.styles)})")
+
+    def unit_numbers(self, attrs: dict[str, str], keys) -> dict[str, float]:
+        """The values of ``keys`` in ``attrs`` (a unit's attributes, :meth:`unit`) as numbers; a
+        :class:`ConfigError` names a missing or malformed one."""
+        try:
+            return {key: float(attrs[key]) for key in keys}
+        except KeyError as err:
+            raise ConfigError(f"{self.name}: unit attribute {err.args[0]!r} missing "
+                              f"(attrs come from {type(self).__name__}.unit())") from None
+        except ValueError:
+            raise ConfigError(f"{self.name}: unit attributes must be numbers, got {attrs}") from None
 
     @staticmethod
     def severity(anomaly: Anomaly | None, kind: str) -> float:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from asdlab.core.errors import ConfigError
 from asdlab.data.synth import dsp
 from asdlab.data.synth.machines.base import Anomaly, MachineModel
 
@@ -43,17 +42,6 @@ CASING_BASE_HZ = (750.0, 1900.0, 3600.0)
 CASING_DECAYS_S = (0.004, 0.0025, 0.0015)
 IMPELLER_MODE_HZ = 5600.0
 UNIT_KEYS = ("rpm", "vanes", "bars", "pipe_m", "casing1", "casing2", "casing3", "flow", "tilt")
-
-
-def _unit_params(attrs: dict[str, str]) -> dict[str, float]:
-    """The unit's parameters as numbers; a ConfigError names a missing or malformed one."""
-    try:
-        return {key: float(attrs[key]) for key in UNIT_KEYS}
-    except KeyError as err:
-        raise ConfigError(f"pump: unit attribute {err.args[0]!r} missing "
-                          "(attrs come from Pump.unit())") from None
-    except ValueError:
-        raise ConfigError(f"pump: unit attributes must be numbers, got {attrs}") from None
 
 
 class Pump(MachineModel):
@@ -83,7 +71,7 @@ class Pump(MachineModel):
         leak = self.severity(anomaly, "leakage")
         grit = self.severity(anomaly, "contamination")
         clog = self.severity(anomaly, "clogging")
-        p = _unit_params(attrs)
+        p = self.unit_numbers(attrs, UNIT_KEYS)
         vanes, bars, flow = int(p["vanes"]), int(p["bars"]), p["flow"]
         casing = (p["casing1"], p["casing2"], p["casing3"])
         comb = np.arange(1, 40) * PIPE_SOUND_SPEED / (2.0 * p["pipe_m"])

@@ -38,7 +38,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-from asdlab.core.errors import ConfigError
 from asdlab.data.synth import dsp
 from asdlab.data.synth.machines.base import Anomaly, MachineModel
 
@@ -91,17 +90,6 @@ def _impulses(n: int, sr: int, times_s, amps) -> np.ndarray:
     return x[:n]
 
 
-def _unit_params(attrs: dict[str, str]) -> dict[str, float]:
-    """The unit's parameters as numbers; a ConfigError names a missing or malformed one."""
-    try:
-        return {key: float(attrs[key]) for key in UNIT_KEYS}
-    except KeyError as err:
-        raise ConfigError(f"ToyConveyor: unit attribute {err.args[0]!r} missing "
-                          "(attrs come from ToyConveyor.unit())") from None
-    except ValueError:
-        raise ConfigError(f"ToyConveyor: unit attributes must be numbers, got {attrs}") from None
-
-
 class ToyConveyor(MachineModel):
     name = "ToyConveyor"
     hidden = True
@@ -128,7 +116,7 @@ class ToyConveyor(MachineModel):
         slack = self.severity(anomaly, "slack_belt")
         torn = self.severity(anomaly, "damaged_belt")
         worn = self.severity(anomaly, "damaged_roller")
-        p = _unit_params(attrs)
+        p = self.unit_numbers(attrs, UNIT_KEYS)
         rollers, pinion = int(p["rollers"]), int(p["pinion"])
         belt_m, roller_m = p["belt_m"], p["roller_mm"] / 1000.0
         body = (p["body1"], p["body2"])
