@@ -90,7 +90,8 @@ def test_index_links_every_page_and_embeds_comparison(report):
 
 
 def test_rerun_executes_nothing(report):
-    again = run_report(report.report["parameters"]["data"], report.out, preset="smoke", jobs=2, log=None)
+    p = report.report["parameters"]
+    again = run_report(p["data"], report.out, preset="smoke", jobs=2, log=None, data_2020=p["data_dcase2020"])
     assert again.ok and again.executed == []
 
 
