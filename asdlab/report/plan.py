@@ -106,7 +106,9 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
     model they share, when both are selected. ``seeds``: the report's training seeds (first =
     main seed), passed as ``seeds`` to the steps with ``seeds=True``, whose further seeds' run
     folders they write (None: no ``seeds`` parameter). ``styles``: the extra factory styles the
-    report has data of; a step of one of them runs on those data (see :class:`Step`)."""
+    report has data of; a step of one of them runs on those data (see :class:`Step`) and comes
+    first in the list, since it waits for nothing and trains runs of its own (the runner starts
+    ready tasks in list order)."""
     tasks: list[Task] = []
     by_notebook: dict[str, list[str]] = {}
     for step in plan:
@@ -141,7 +143,7 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
                 t.writes = [f"{step.style}/{w}" for w in t.writes]
         tasks += made
         by_notebook.setdefault(step.notebook, []).extend(t.name for t in made)
-    return tasks
+    return [t for t in tasks if t.style is not None] + [t for t in tasks if t.style is None]
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
