@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdlab.analysis.claims import format_mean_sd, mean_sd
+from asdlab.analysis.claims import format_mean_sd, mean_sd, official
 from asdlab.analysis.detection import ALL_KINDS, DOMAIN_ALL, detection_by_kind
 from asdlab.core.errors import AsdlabError
 from asdlab.data.groundtruth import factory_ground_truth
@@ -74,8 +74,7 @@ def run_score(folder: str | os.PathLike, style: str) -> float:
     """Official score (%) of a run folder under its style's protocol (see the module docstring)."""
     if style == "dcase2020":
         return 100.0 * official_2020(_metrics(folder))
-    import json
-    return 100.0 * float(json.loads((Path(folder) / "summary.json").read_text())["official_score"])
+    return official(folder)
 
 
 def type_metrics(folder: str | os.PathLike) -> pd.DataFrame:
