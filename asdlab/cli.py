@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "notebook 02 (Figure 1, the paper's setting) runs on it")
     s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
     s.add_argument("--out", required=True, help="report folder, e.g. reports/course")
-    s.add_argument("--methods", nargs="+", help="methods to report (default: every registered method)")
+    s.add_argument("--methods", nargs="+", help="methods to report (default: every registered method; with --data-2020 less the Figure 1 losses tastgram_ce, tastgram_linear_ce, tastgram_arcface, tastgram_arcmix, which notebook 02 trains on those data)")
     s.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
     s.add_argument("--force", action="store_true",
                    help="re-execute every notebook (run folders with a matching config are still reused), "

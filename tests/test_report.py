@@ -19,6 +19,7 @@ import pytest
 from asdlab.cli import main
 from asdlab.core.errors import ConfigError
 from asdlab.report import PLAN, ReportExistsError, Step, build_plan, render_html, run_report
+from asdlab.report.plan import NOISY_ARCMIX_FAMILY, default_methods
 
 HEADER = """# ---
 # jupyter:
@@ -410,3 +411,22 @@ def test_a_dcase2020_dataset_takes_notebook_02_with_runs_of_its_own(tmp_path, da
         "02_noisy_arcmix_angles"]
     with pytest.raises(ConfigError, match="--data-2020 .*no such folder"):
         run_report(data, out, data_2020=tmp_path / "nope", execute=FakeExecutor(), **kw)
+
+
+def test_default_selection_trains_the_figure1_losses_on_the_dcase2020_data_only():
+    """With dcase2020 data and no named methods, the CE / linear CE / ArcFace / ArcMix runs are
+    trained by notebook 02 on those data (the paper's setting), not as pages on the main data;
+    named methods apply to every notebook, as before."""
+    registered = ["ae_mse", *NOISY_ARCMIX_FAMILY, "sc_adacos"]
+    main = default_methods(registered, ("dcase2020",))
+    assert main == ["ae_mse", "tastgram_noisy_arcmix", "sc_adacos"]
+    assert default_methods(registered) == registered                # no such data: every method
+    tasks = {t.name: t for t in build_plan(main, styles=("dcase2020",), style_methods=registered)}
+    assert tasks["02_noisy_arcmix_angles"].params == {"methods": list(NOISY_ARCMIX_FAMILY)}
+    assert tasks["02_noisy_arcmix_angles"].writes == ["dcase2020/tastgram_ce"]
+    assert "01_method_report-tastgram_arcface" not in tasks
+    assert tasks["03_compare_methods"].params == {"methods": main}
+    # without the dcase2020 data the styled pool is not used: 02 takes the selected losses
+    plain = {t.name: t for t in build_plan(main, style_methods=registered)}
+    assert plain["02_noisy_arcmix_angles"].params == {"methods": ["tastgram_noisy_arcmix"]}
+

@@ -21,6 +21,11 @@ ALL = "all"
 
 NOISY_ARCMIX_FAMILY = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix", "tastgram_noisy_arcmix")
 
+FIGURE1_LOSSES = NOISY_ARCMIX_FAMILY[:-1]
+"""The losses the Noisy-ArcMix paper compares against (CE, linear CE, ArcFace, ArcMix): with a
+``dcase2020``-style dataset (the paper's setting) notebook 02 trains them on it, and a report's
+default method selection leaves out their pages on the main data (:func:`default_methods`)."""
+
 SUBCLUSTER_METHODS = ("sc_adacos", "sc_noisy_arcmix")
 
 SHARED_MODEL = {"ae_mahala": "ae_mse"}
@@ -99,8 +104,17 @@ class Task:
         return {SHARED_MODEL.get(m, m) for m in self.writes}
 
 
+def default_methods(registered: list[str], styles: tuple[str, ...] = ()) -> list[str]:
+    """The report's methods when the user names none: every ``registered`` one, less the
+    :data:`FIGURE1_LOSSES` when the report has ``dcase2020`` data (notebook 02 trains them there,
+    as the paper did; their pages on the main data cost 4 MobileFaceNet trainings)."""
+    if "dcase2020" in styles:
+        return [m for m in registered if m not in FIGURE1_LOSSES]
+    return list(registered)
+
+
 def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[int] | None = None,
-               styles: tuple[str, ...] = ()) -> list[Task]:
+               styles: tuple[str, ...] = (), style_methods: list[str] | None = None) -> list[Task]:
     """The tasks of ``plan`` for the selected ``methods`` (names, in the user's order), in
     plan order. Per-method steps of a method in :data:`SHARED_MODEL` run after the method whose
     model they share, when both are selected. ``seeds``: the report's training seeds (first =
@@ -108,7 +122,9 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
     folders they write (None: no ``seeds`` parameter). ``styles``: the extra factory styles the
     report has data of; a step of one of them runs on those data (see :class:`Step`) and comes
     first in the list, since it waits for nothing and trains runs of its own (the runner starts
-    ready tasks in list order)."""
+    ready tasks in list order). ``style_methods``: the methods those steps choose from instead of
+    ``methods`` (a report whose user named no methods passes every registered one, so notebook 02
+    trains all the Figure 1 losses on the dcase2020 data, see :func:`default_methods`)."""
     tasks: list[Task] = []
     by_notebook: dict[str, list[str]] = {}
     for step in plan:
@@ -123,7 +139,9 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
                 writes = list(dict.fromkeys([m, *step.writes]))
                 made.append(Task(f"{step.notebook}-{m}", step.notebook, {"method": m}, deps, writes, writes))
         elif step.methods is not None:
-            chosen = list(methods) if step.methods == ALL else [m for m in step.methods if m in methods]
+            styled = step.style is not None and step.style in styles
+            pool = methods if style_methods is None or not styled else style_methods
+            chosen = list(pool) if step.methods == ALL else [m for m in step.methods if m in pool]
             if chosen:
                 runs = list(dict.fromkeys([*chosen, *step.writes]))
                 params, writes = {"methods": chosen}, list(step.writes)

@@ -44,7 +44,7 @@ from typing import Callable
 import asdlab
 from asdlab.core.atomic import atomic_write_text
 from asdlab.core.errors import AsdlabError, ConfigError
-from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, read_notebook
+from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, default_methods, read_notebook
 
 REPORT_FILE = "report.json"
 INDEX_FILE = "index.html"
@@ -187,7 +187,9 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     synth --style dcase2020``); the plan's steps of that style (notebook 02, the paper's setting)
     then run on it, with their runs in ``out/runs/dcase2020/``. Without it they run on ``data``.
 
-    ``methods``: default every registered method; ``jobs``: notebooks at once (>= 1);
+    ``methods``: default every registered method (with ``data_2020``, less the Figure 1 losses
+    CE / linear CE / ArcFace / ArcMix, whose runs notebook 02 then trains on those data; named
+    ``methods`` apply to every notebook); ``jobs``: notebooks at once (>= 1);
     ``seed``: the training seed (default 0), or ``seeds``: several (not both; the first one plays
     ``seed``'s part, the comparison notebook trains and averages them all);
     ``notebooks_dir``: where ``<notebook>.py`` files are (default :func:`default_notebooks_dir`);
@@ -217,11 +219,6 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     seed = seeds[0]
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs={jobs!r}: must be an integer >= 1")
-    if methods is None:
-        methods = [m.name for m in list_methods()]
-    methods = list(dict.fromkeys(get_method(m).name for m in methods))
-    if not methods:
-        raise ConfigError("no methods selected")
     data = Path(data).expanduser().resolve()
     if not data.is_dir():
         raise ConfigError(f"--data {data}: no such folder")
@@ -230,6 +227,13 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         extra["dcase2020"] = Path(data_2020).expanduser().resolve()
         if not extra["dcase2020"].is_dir():
             raise ConfigError(f"--data-2020 {extra['dcase2020']}: no such folder")
+    style_methods = None
+    if methods is None:
+        style_methods = [m.name for m in list_methods()]
+        methods = default_methods(style_methods, tuple(extra))
+    methods = list(dict.fromkeys(get_method(m).name for m in methods))
+    if not methods:
+        raise ConfigError("no methods selected")
     nb_dir = Path(notebooks_dir or default_notebooks_dir()).resolve()
     out = Path(out).expanduser().resolve()
     runs_dir = out / RUNS_DIR
@@ -239,7 +243,7 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     for style, folder in extra.items():
         identity[f"data_{style}"] = str(folder)
         identity[f"data_fingerprint_{style}"] = data_fingerprint(build_clip_table(folder)["path"])
-    tasks = build_plan(methods, plan, seeds=seeds, styles=tuple(extra))
+    tasks = build_plan(methods, plan, seeds=seeds, styles=tuple(extra), style_methods=style_methods)
     common = {"preset": preset, "data_dir": str(data), "runs_dir": str(runs_dir), "seed": seed,
               "interactive": False}
     sources, static = {}, {}
