@@ -1,4 +1,4 @@
-"""The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report.
+"""The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report, download.
 
 Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) print one clear line to stderr and
 exit with status 2; a successful command exits 0. ``report`` exits 1 when a notebook failed.
@@ -18,6 +18,9 @@ from asdlab.core.errors import AsdlabError, ConfigError
 
 
 _PY_LITERALS = {"None": None, "True": True, "False": False}
+PROTOCOL_CHOICES = ("auto", "dcase2020", "dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025")
+"""``--protocol`` values: ``auto`` + :data:`asdlab.metrics.PROTOCOLS` (spelled out so that building the
+parser does not import the metrics; a test keeps the two equal)."""
 
 
 def _parse_overrides(items: list[str]) -> dict:
@@ -67,6 +70,8 @@ def print_run(folder: Path) -> None:
     run = load_run(folder)
     if "table" not in run:
         print(f"{folder}: test labels unknown, submission written to {folder / 'submission'}")
+        if run["config"].get("protocol"):
+            print(f"protocol: {run['config']['protocol']} (for evaluating the submission)")
         return
     print(format_table(run["table"]))
     print(f"run folder: {folder}")
@@ -81,7 +86,8 @@ def cmd_run(args) -> int:
     out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
                      overrides=overrides, machines=args.machines,
                      device=args.device, cache_dir=args.cache, force=args.force,
-                     progress=not args.quiet, skip_unreadable=args.skip_unreadable)
+                     progress=not args.quiet, skip_unreadable=args.skip_unreadable,
+                     protocol=args.protocol, channel=args.channel)
     print_run(out)
     return 0
 
@@ -90,7 +96,8 @@ def cmd_evaluate(args) -> int:
     from asdlab.metrics import format_table
     from asdlab.metrics.submission import evaluate
 
-    _, table, _ = evaluate(args.submission, data_root=args.data, ground_truth_dir=args.ground_truth)
+    _, table, _ = evaluate(args.submission, data_root=args.data, ground_truth_dir=args.ground_truth,
+                           protocol=args.protocol)
     print(format_table(table))
     return 0
 
@@ -101,6 +108,27 @@ def cmd_synth(args) -> int:
     out = generate_dataset(args.out, preset=args.preset, seed=args.seed, machines=args.machines,
                            jobs=args.jobs, force=args.force, progress=not args.quiet, style=args.style)
     print(f"dataset ready: {out}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from asdlab.data.download import download, list_records
+
+    if args.list:
+        table = list_records()
+        size = table["size"].map(lambda b: "unknown" if pd.isna(b) else f"{b / 1e9:.2f} GB")
+        shown = table[["dataset", "split", "machine", "file"]].assign(
+            size=size, checksum=table["md5"].map(lambda h: "md5" if pd.notna(h) else "none published"))
+        print(shown.to_string(index=False))
+        gt = sorted(table.loc[table["ground_truth"], "dataset"].unique())
+        print(f"\n{len(table)} archives; published checksums for {table['md5'].notna().sum()}; "
+              f"evaluation ground truth for {', '.join(gt)}")
+        return 0
+    if not args.dataset or not args.root:
+        raise ConfigError("give DATASET and --root DIR (or --list to see the known archives)")
+    out = download(args.dataset, split=args.split, machines=args.machines, root=args.root,
+                   cache=args.cache, progress=not args.quiet)
+    print(f"dataset ready: {out} (use it as --data)")
     return 0
 
 
@@ -177,12 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-unreadable", action="store_true",
                    help="skip unreadable audio files (each one is listed) instead of stopping")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--protocol", default="auto", choices=PROTOCOL_CHOICES,
+                   help="the DCASE year whose official metrics to compute (default auto: from the data's "
+                        "names and layout)")
+    s.add_argument("--channel", default="0", choices=["0", "1", "mean"],
+                   help="channel of multi-channel clips to read: 0 (default, as the official baseline; DCASE "
+                        "2026's near microphone), 1 (the far microphone) or mean")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("evaluate", help="score a submission folder like the official evaluator")
     s.add_argument("submission", help="folder with anomaly_score_*.csv and decision_result_*.csv")
     s.add_argument("--data", help="dataset root: ground truth from dev-set names or <data>/ground_truth/")
     s.add_argument("--ground-truth", help="folder with ground_truth_data/ and ground_truth_domain/")
+    s.add_argument("--protocol", default="auto", choices=PROTOCOL_CHOICES,
+                   help="the DCASE year whose official metrics to compute (default auto: from the ground "
+                        "truth's names and layout)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("synth", help="generate the built-in DCASE-2024-like factory dataset")
@@ -215,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--notebooks", help="folder with the notebooks (default: notebooks/ of the asdlab checkout)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("download", help="download an official DCASE Task 2 dataset (checksums, resume, unpack)")
+    s.add_argument("dataset", nargs="?", help="dcase2020 ... dcase2026 (see --list)")
+    s.add_argument("--split", default="dev", choices=["dev", "eval", "train-add"],
+                   help="dev (default), train-add (training clips of the evaluation machine types) or "
+                        "eval (evaluation test clips and their ground truth)")
+    s.add_argument("--machines", nargs="+", help="only these machine types")
+    s.add_argument("--root", help="folder that receives <dataset>/ (and archives/, the kept zip files)")
+    s.add_argument("--cache", help="folder for the zip files (default <root>/archives/<dataset>)")
+    s.add_argument("--list", action="store_true", help="list the known archives with sizes and checksums")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_download)
 
     s = sub.add_parser("backends", help="list the registered back ends: name, what a run needs, summary")
     s.set_defaults(func=cmd_backends)

@@ -145,6 +145,8 @@ for m in methods:
 
 # %%
 for m in methods:
+    if tables[m].attrs.get("note"):
+        display(Markdown(f"*{m}: {tables[m].attrs['note']}.*"))
     test = tables[m][tables[m]["split"] == "test"]
     angle_histograms({"to the class center": test.assign(angle=test["angle_class"]),
                       "to the nearest sub-cluster": test.assign(angle=test["angle_subcluster"])}).update_layout(

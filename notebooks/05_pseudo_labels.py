@@ -56,7 +56,7 @@ from asdlab.analysis import factory_ground_truth
 from asdlab.analysis.claims import CLAIMS_HOWTO, claim_rows, claims_markdown, load_claims
 from asdlab.analysis.compare import style_best
 from asdlab.analysis.pseudo_labels import (check_pseudo_label_method, cluster_quality, contingency, gain_table,
-                                  machine_points, pretraining_rounds, silhouettes, with_without_table)
+                                  has_gain, machine_points, pretraining_rounds, silhouettes, with_without_table)
 from asdlab.runs import run_method
 from asdlab.viz import pseudo_label_maps, silhouette_figure
 
@@ -153,10 +153,12 @@ if gt is not None:
 # bold.
 
 # %%
-gain_table(run_dir).set_index("machine").style.format(precision=4)
+gain_table(run_dir).set_index("machine").style.format(precision=4) if has_gain(run_dir) else \
+    Markdown("*No comparison: some test labels are unknown (evaluation data) or the run trained no "
+             "machine-only detector (see the notes above).*")
 
 # %%
-style_best(with_without_table(run_dir))
+style_best(with_without_table(run_dir)) if has_gain(run_dir) else None
 
 # %% [markdown]
 # ## The paper's claims, measured over seeds

@@ -54,6 +54,76 @@ def make_dcase_tree(root, machines=None, layout: str = "dev", seconds: float = 0
     return Path(root)
 
 
+REAL_YEARS = ("2020", "2021", "2024", "2026")
+
+
+def make_real_tree(root, year: str, seconds: float = 1.0, n_train: int = 4, n_test: int = 2) -> Path:
+    """Write a tiny dataset in one year's published DCASE layout under ``root`` (no factory, no
+    ``ground_truth/`` folder); return ``root``. Two machine types, ``seconds`` long noise clips.
+
+    * ``"2020"``: ``<machine>/{train,test}/{normal,anomaly}_id_XX_NNNNNNNN.wav``, IDs 00 and 02
+      (fan) / 01 and 03 (ToyCar, clips 1.1 x longer, as 2020's 11 s), counters restarting at 0
+      per split and label (so train and test names repeat, as in the real files), and fan ID 04
+      only in test (an ID without training clips).
+    * ``"2021"``: ``<machine>/{train,source_test,target_test}/`` (the 2021 layout), sections 00-02
+      per machine, ``section_SS_{source,target}_{train,test}_...``, 2021 attribute strings in
+      training names (``A1Spd28VMic1``), none in test names.
+    * ``"2024"``: ``dev_data/raw/<machine>/`` (section 00, ``car_A1_spd_7`` / ``noAttribute``,
+      the hidden one's clips 0.79 x long, as RoboticArm's 7.9 s) and ``eval_data/raw/<machine>/``
+      of a third machine type with anonymised test files ``section_00_NNNN.wav`` (no labels).
+    * ``"2026"``: like 2024's development part but every clip two-channel (independent noise per
+      channel), plus a ``supplemental/`` folder the readers ignore.
+    """
+    root = Path(root)
+    seed = iter(range(10**6))
+
+    def wav(path, secs=seconds, channels=1):
+        write_wav(path, secs, channels=channels, seed=next(seed))
+
+    if year == "2020":
+        for machine, ids, secs in (("ToyCar", ("01", "03"), 1.1 * seconds), ("fan", ("00", "02"), seconds)):
+            for i in ids:
+                for k in range(n_train):
+                    wav(root / machine / "train" / f"normal_id_{i}_{k:08d}.wav", secs)
+            for i in ids + (("04",) if machine == "fan" else ()):
+                for label in ("normal", "anomaly"):
+                    for k in range(n_test):
+                        wav(root / machine / "test" / f"{label}_id_{i}_{k:08d}.wav", secs)
+    elif year == "2021":
+        for machine in ("ToyCar", "fan"):
+            for section in ("00", "01", "02"):
+                names = [("train", f"section_{section}_source_train_normal_{k:04d}_A1Spd28VMic1.wav")
+                         for k in range(n_train)]
+                names.append(("train", f"section_{section}_target_train_normal_0000_A2Spd31VMic1.wav"))
+                names += [(f"{d}_test", f"section_{section}_{d}_test_{lab}_{k:04d}.wav") for d in ("source", "target")
+                          for lab in ("normal", "anomaly") for k in range(n_test)]
+                for split, name in names:
+                    wav(root / machine / split / name)
+    elif year in ("2024", "2026"):
+        channels = 2 if year == "2026" else 1
+        base = root / "dev_data" / "raw"
+        machines = (("ToyCar", "car_A1_spd_7", seconds), ("RoboticArm", "noAttribute", 0.79 * seconds))
+        for machine, attrs, secs in machines:
+            names = [("train", f"section_00_source_train_normal_{k:04d}_{attrs}.wav") for k in range(1, n_train + 1)]
+            names.append(("train", f"section_00_target_train_normal_0001_{attrs}.wav"))
+            names += [("test", f"section_00_{d}_test_{lab}_{k:04d}_{attrs}.wav") for d in ("source", "target")
+                      for lab in ("normal", "anomaly") for k in range(1, n_test + 1)]
+            for split, name in names:
+                wav(base / machine / split / name, secs, channels)
+            if year == "2026":
+                wav(base / machine / "supplemental" / "section_00_supplemental_0001.wav", secs, channels)
+        if year == "2024":
+            ev = root / "eval_data" / "raw" / "3DPrinter"
+            for k in range(1, n_train + 1):
+                wav(ev / "train" / f"section_00_source_train_normal_{k:04d}_noAttribute.wav")
+            wav(ev / "train" / "section_00_target_train_normal_0001_noAttribute.wav")
+            for k in range(1, 4 * n_test + 1):
+                wav(ev / "test" / f"section_00_{k:04d}.wav")
+    else:
+        raise ValueError(f"year must be one of {REAL_YEARS}, got {year!r}")
+    return root
+
+
 @pytest.fixture(name="write_wav")
 def _write_wav_fixture():
     """The :func:`write_wav` helper."""
@@ -64,6 +134,12 @@ def _write_wav_fixture():
 def _make_dcase_tree_fixture():
     """The :func:`make_dcase_tree` helper."""
     return make_dcase_tree
+
+
+@pytest.fixture(name="make_real_tree")
+def _make_real_tree_fixture():
+    """The :func:`make_real_tree` helper."""
+    return make_real_tree
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -15,15 +15,16 @@ def test_mono_16k_int16_is_scaled(tmp_path):
     np.testing.assert_array_equal(wave, ints / 32768.0)
 
 
-def test_stereo_is_averaged(tmp_path):
+def test_stereo_is_averaged_under_the_mean_policy(tmp_path):
     x = np.random.default_rng(0).uniform(-0.5, 0.5, 1600)
     path = tmp_path / "stereo.wav"
     sf.write(path, np.stack([x, -x], axis=1), SAMPLE_RATE, subtype="FLOAT")
-    wave = read_audio(path)
+    wave = read_audio(path, channel="mean")
     assert wave.shape == (1600,)
     np.testing.assert_allclose(wave, 0.0, atol=1e-7)
     sf.write(path, np.stack([x, np.zeros_like(x)], axis=1), SAMPLE_RATE, subtype="FLOAT")
-    np.testing.assert_allclose(read_audio(path), x / 2, atol=1e-7)
+    np.testing.assert_allclose(read_audio(path, channel="mean"), x / 2, atol=1e-7)
+    np.testing.assert_allclose(read_audio(path), x, atol=1e-7)  # default: channel 0
 
 
 @pytest.mark.parametrize("file_sr", [44100, 48000, 8000])

@@ -22,10 +22,14 @@ def _run(folder, rows, official=None):
     return folder
 
 
-def test_official_2020_is_the_arithmetic_mean_of_every_id():
+def test_official_2020_is_the_mean_over_types_of_each_types_mean_auc_and_pauc():
+    """ASDKit's ``official20``: each type's mean over its IDs first, so a type with fewer IDs
+    (real ToyConveyor: 3, the others 4) weighs as much as the others."""
     m = pd.DataFrame({"machine": ["fan", "fan", "pump"], "section": ["00", "02", "00"],
                       "auc": [0.9, 0.7, 0.6], "pauc": [0.8, 0.6, 0.5]})
-    assert cal.official_2020(m) == pytest.approx((0.9 + 0.7 + 0.6 + 0.8 + 0.6 + 0.5) / 6)
+    assert cal.official_2020(m) == pytest.approx(((0.9 + 0.7 + 0.8 + 0.6) / 4 + (0.6 + 0.5) / 2) / 2)
+    equal_ids = pd.concat([m, m.iloc[[2]].assign(section="02")])   # then it is the flat mean
+    assert cal.official_2020(equal_ids) == pytest.approx((0.9 + 0.7 + 0.6 + 0.6 + 0.8 + 0.6 + 0.5 + 0.5) / 8)
     with pytest.raises(AsdlabError, match="no AUC or pAUC"):
         cal.official_2020(m.assign(auc=np.nan, pauc=np.nan))
 

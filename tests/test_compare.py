@@ -152,3 +152,22 @@ def test_overview_and_run_folders(runs, tmp_path):
     assert method_runs(tmp_path, ["ae_mse"]) == {"ae_mse": tmp_path / "ae_mse"}
     with pytest.raises(ConfigError, match="unknown method 'nope'"):
         method_runs(tmp_path, ["nope"])
+
+
+def test_tables_of_the_2020_protocol_compare_under_their_own_summary_row():
+    """Runs scored under the 2020 protocol end in ``All (mean)``: it is the summary row of the
+    comparison (not a machine row) and the leaderboard reads it."""
+    from asdlab.analysis.compare import side_by_side
+    from asdlab.metrics import metrics_table, section_metrics
+
+    rng = np.random.default_rng(0)
+    rows = [{"machine": m, "section": s, "label": lab, "score": float(rng.normal(lab == "anomaly"))}
+            for m in ("fan", "pump") for s in ("00", "02") for lab in ("normal", "anomaly") for _ in range(5)]
+    scores = pd.DataFrame(rows).assign(domain=None)
+    tables = {name: metrics_table(section_metrics(scores.assign(score=scores["score"] * k), "dcase2020"), "dcase2020")
+              for name, k in (("a", 1.0), ("b", -1.0))}
+    df = side_by_side(tables, {"a": 0.7, "b": 0.3})
+    assert list(df.index) == ["fan (00)", "fan (02)", "pump (00)", "pump (02)", "All (mean)", OFFICIAL_ROW]
+    board = leaderboard(df)
+    assert list(board.index) == ["a", "b"]
+    assert board.loc["a", "pAUC"] == pytest.approx(tables["a"].loc["All (mean)", "pAUC"])

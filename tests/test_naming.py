@@ -43,6 +43,13 @@ def test_anonymised_eval_file():
                     "index": 42, "attributes": "", "attrs": {}}
 
 
+@pytest.mark.parametrize("domain", ["source", "target"])
+def test_dcase2021_eval_file_tells_its_domain_but_not_its_label(domain):
+    info = parse_filename(f"section_03_{domain}_test_0007.wav")
+    assert info == {"section": "03", "domain": domain, "split": "test", "label": None,
+                    "index": 7, "attributes": "", "attrs": {}}
+
+
 @pytest.mark.parametrize("label", ["normal", "anomaly"])
 def test_dcase2020_name(label):
     info = parse_filename(f"{label}_id_04_00000123.wav")

@@ -33,23 +33,59 @@ def angles_deg(embeddings: np.ndarray, centers: np.ndarray, class_index: np.ndar
 
 
 def angle_table(run_dir: str | os.PathLike, split: str = "test",
-                ground_truth: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Tidy table of the angle of every clip of ``split`` to its class center in run ``run_dir``.
+                ground_truth: pd.DataFrame | None = None, unknown: str = "section") -> pd.DataFrame:
+    """Tidy table of the angle of every labelled clip of ``split`` to its class center in run
+    ``run_dir``.
 
-    Columns: file, machine, section, domain, label, split, class, angle (degrees), plus the
-    columns of ``ground_truth`` (e.g. anomaly_kind, severity) joined on ``file`` and
-    ``machine`` when given. Clips whose class is unknown (anonymised evaluation files) are left
-    out.
+    Columns: file, machine, section, domain, label, split, class, angle (degrees), ``angle_to``
+    (``"class"``: its own class center; ``"section"``: the nearest center of its machine type and
+    section), plus the columns of ``ground_truth`` (e.g. anomaly_kind, severity) joined on
+    ``file`` and ``machine`` when given. A clip whose class is unknown (a class never seen in
+    training, e.g. DCASE 2021 test names carry no attributes, or a DCASE 2020 ID) is measured to
+    the nearest center of its section's classes (``unknown="section"``) or left out
+    (``unknown="drop"``); clips without a label (anonymised evaluation files) and clips whose
+    section has no class are left out. ``out.attrs["note"]``: one line saying what was left out
+    or measured to the section ("" when nothing was).
     """
+    if unknown not in ("section", "drop"):
+        raise ValueError(f"unknown must be 'section' or 'drop', got {unknown!r}")
     emb = load_embeddings(run_dir)
     if emb.get("centers") is None:
         raise AsdlabError(f"{run_dir}: this run has no class centers (method without a class head)")
     meta = emb["meta"]
-    sel = (meta["split"] == split).to_numpy() & (meta["class_index"] >= 0).to_numpy()
+    in_split = (meta["split"] == split).to_numpy()
+    labelled = meta["label"].isin(["normal", "anomaly"]).to_numpy()
+    index = meta["class_index"].to_numpy()
+    sections = [tuple(str(c).split("/", 2)[:2]) for c in emb["classes"]]
+    by_section: dict[tuple, list[int]] = {}
+    for i, sec in enumerate(sections):
+        by_section.setdefault(sec, []).append(i)
+    candidates = [by_section.get((m, s), []) for m, s in zip(meta["machine"].astype(str), meta["section"].astype(str))]
+    via_section = (index < 0) & np.array([len(c) > 0 for c in candidates], bool) & (unknown == "section")
+    sel = in_split & labelled & ((index >= 0) | via_section)
     out = meta.loc[sel, [c for c in META if c in meta.columns]].reset_index(drop=True)
-    out["angle"] = angles_deg(emb["embeddings"][sel], emb["centers"], meta.loc[sel, "class_index"].to_numpy())
+    vectors = emb["embeddings"][sel]
+    angle = np.empty(len(out))
+    own = index[sel] >= 0
+    angle[own] = angles_deg(vectors[own], emb["centers"], index[sel][own])
+    for row, i in zip(np.flatnonzero(~own), np.flatnonzero(sel)[~own]):
+        ks = candidates[i]
+        angle[row] = angles_deg(np.repeat(vectors[row:row + 1], len(ks), 0), emb["centers"], np.array(ks)).min()
+    out["angle"] = angle
+    out["angle_to"] = np.where(own, "class", "section")
+    notes = []
+    if (~own).any():
+        notes.append(f"{int((~own).sum())} clip(s) of classes unseen in training measured to the nearest "
+                     f"class center of their section")
+    gone = in_split & (index < 0) & labelled & ~via_section
+    if gone.any():
+        why = "their section has no class in training" if unknown == "section" else "their class is unknown"
+        notes.append(f"{int(gone.sum())} clip(s) left out: {why}")
+    if (in_split & ~labelled).any():
+        notes.append(f"{int((in_split & ~labelled).sum())} clip(s) without a label (evaluation data) left out")
     if ground_truth is not None:
         out = out.merge(ground_truth, on=["file", "machine"], how="left")
+    out.attrs["note"] = "; ".join(notes)
     return out
 
 

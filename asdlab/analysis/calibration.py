@@ -30,6 +30,7 @@ from asdlab.analysis.claims import format_mean_sd, mean_sd, official
 from asdlab.analysis.detection import ALL_KINDS, DOMAIN_ALL, detection_by_kind
 from asdlab.core.errors import AsdlabError
 from asdlab.data.groundtruth import factory_ground_truth
+from asdlab.metrics.official import official_2020  # noqa: F401  (the 2020 protocol; kept importable here)
 
 ASDKIT = {
     "dcase2020": {"ae": 65.3, "raw_spec": 64.8, "discriminative": 90.6, "best": 91.7},
@@ -50,16 +51,6 @@ DISCRIMINATIVE_MARGIN = {"dcase2020": 15.0, "dcase2024": 5.0}
 AE_RANGE_2024 = (52.0, 66.0)
 SOLVED = 0.99
 METRICS = ("auc_source", "auc_target", "auc", "pauc")
-
-
-def official_2020(metrics: pd.DataFrame) -> float:
-    """The DCASE 2020 official score of a section table (``metrics.csv``): the arithmetic mean of
-    every machine ID's AUC and pAUC (fraction). Rows need ``auc`` and ``pauc``."""
-    values = metrics[["auc", "pauc"]].to_numpy(dtype=float).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        raise AsdlabError("the section table holds no AUC or pAUC to average")
-    return float(values.mean())
 
 
 def _metrics(folder: str | os.PathLike) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 
 from asdlab.core.errors import AsdlabError
 from asdlab.metrics import ALL_ROW
+from asdlab.metrics.official import SUMMARY_ROWS, summary_row
 
 OFFICIAL_ROW = "Official score"
 """Last row of :func:`compare_table`: each method's official score, in its first metric column."""
@@ -139,9 +140,9 @@ def side_by_side(tables: Mapping[str, pd.DataFrame], scores: Mapping[str, float]
     names = list(tables) if names is None else names
     metrics = [m for m in METRICS if any(m in t.columns for t in tables.values())]
     metrics = metrics or ["AUC source", "AUC target", "pAUC"]
-    machines = list(dict.fromkeys(r for t in tables.values() for r in t.index if r != ALL_ROW))
+    machines = list(dict.fromkeys(r for t in tables.values() for r in t.index if r not in SUMMARY_ROWS))
     columns = pd.MultiIndex.from_product([names, metrics], names=["method", "metric"])
-    df = pd.DataFrame(np.nan, index=pd.Index([*machines, ALL_ROW, OFFICIAL_ROW], name="machine"),
+    df = pd.DataFrame(np.nan, index=pd.Index([*machines, _summary(tables.values()), OFFICIAL_ROW], name="machine"),
                       columns=columns)
     for name, t in tables.items():
         for metric in metrics:
@@ -153,13 +154,20 @@ def side_by_side(tables: Mapping[str, pd.DataFrame], scores: Mapping[str, float]
     return df
 
 
+def _summary(tables) -> str:
+    """The summary row the compared tables share: ``All (mean)`` when they were computed under
+    the 2020 protocol (:func:`asdlab.metrics.official.summary_row`), else ``All (hmean)``."""
+    rows = {summary_row(t) for t in tables}
+    return rows.pop() if len(rows) == 1 else ALL_ROW
+
+
 def leaderboard(df: pd.DataFrame) -> pd.DataFrame:
     """The short form of :func:`compare_table`: one row per method (index ``method``) with its
     ``All (hmean)`` metrics and ``Official score`` columns, best official score first; methods
     without a score last (all NaN)."""
     metrics = list(df.columns.get_level_values("metric").unique())
     methods = list(df.columns.get_level_values("method").unique())
-    board = pd.DataFrame({m: df.loc[ALL_ROW, m] for m in methods}).T.reindex(columns=metrics)
+    board = pd.DataFrame({m: df.loc[summary_row(df), m] for m in methods}).T.reindex(columns=metrics)
     board[OFFICIAL_ROW] = [df.loc[OFFICIAL_ROW, (m, metrics[0])] for m in methods]
     board.index.name, board.columns.name = "method", None
     return board.sort_values(OFFICIAL_ROW, ascending=False, na_position="last", kind="stable")
@@ -300,8 +308,8 @@ def seed_compare_table(runs: Mapping[str, Mapping[int, str | os.PathLike]], warn
     filled = [t for t in per_seed.values() if t.notna().to_numpy().any()]  # seeds with some run
     metrics = [m for m in METRICS if any(m in t.columns.get_level_values("metric") for t in filled)]
     metrics = metrics or ["AUC source", "AUC target", "pAUC"]
-    machines = list(dict.fromkeys(r for t in filled for r in t.index if r not in (ALL_ROW, OFFICIAL_ROW)))
-    index = pd.Index([*machines, ALL_ROW, OFFICIAL_ROW], name="machine")
+    machines = list(dict.fromkeys(r for t in filled for r in t.index if r not in (*SUMMARY_ROWS, OFFICIAL_ROW)))
+    index = pd.Index([*machines, _summary(filled), OFFICIAL_ROW], name="machine")
     inner = pd.MultiIndex.from_product([names, metrics], names=["method", "metric"])
     cube = np.stack([t.reindex(index=index, columns=inner).to_numpy(dtype=float) for t in per_seed.values()]) \
         if per_seed else np.full((0, len(index), len(inner)), np.nan)
@@ -329,7 +337,7 @@ def seed_leaderboard(stats: pd.DataFrame) -> pd.DataFrame:
     metrics = list(stats.columns.get_level_values("metric").unique())
     rows = {}
     for m in methods:
-        row = {(metric, stat): stats.loc[ALL_ROW, (m, metric, stat)] for metric in metrics for stat in STATS}
+        row = {(metric, stat): stats.loc[summary_row(stats), (m, metric, stat)] for metric in metrics for stat in STATS}
         row.update({(OFFICIAL_ROW, stat): stats.loc[OFFICIAL_ROW, (m, metrics[0], stat)] for stat in STATS})
         rows[m] = row
     board = pd.DataFrame.from_dict(rows, orient="index")

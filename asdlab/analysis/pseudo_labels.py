@@ -60,6 +60,12 @@ def gain_table(run_dir: str | os.PathLike) -> pd.DataFrame:
     return _read(run_dir, GAIN_CSV, "the run trained no machine-only baseline or had no test labels")
 
 
+def has_gain(run_dir: str | os.PathLike) -> bool:
+    """Whether the run wrote the with / without pseudo labels comparison (:func:`gain_table`): not
+    when it trained no machine-only baseline or some test labels are unknown (evaluation data)."""
+    return all((Path(run_dir) / f).is_file() for f in (GAIN_CSV, GAIN_JSON, TABLE_MACHINE_ONLY))
+
+
 def gain_summary(run_dir: str | os.PathLike) -> dict:
     """``pseudo_label_gain.json`` as a dict."""
     f = Path(run_dir) / GAIN_JSON
@@ -77,18 +83,32 @@ def silhouettes(run_dir: str | os.PathLike) -> pd.DataFrame:
 def with_without_table(run_dir: str | os.PathLike) -> pd.DataFrame:
     """Table 1 of the run with pseudo labels next to the same scorer with machine-only labels,
     in :func:`asdlab.analysis.compare.compare_table`'s form (columns ``("pseudo labels", metric)`` and
-    ``("machine-only labels", metric)``), for :func:`asdlab.analysis.compare.style_best`."""
+    ``("machine-only labels", metric)``), for :func:`asdlab.analysis.compare.style_best`. When the
+    run's metrics follow another protocol than the machine-only table (a DCASE 2020 or 2021 run),
+    the machine-only table and score are recomputed from ``machine_only/scores.csv`` under the run's."""
     from asdlab.analysis.compare import side_by_side
-    from asdlab.metrics import read_metrics_table
+    from asdlab.metrics import metrics_table, official_score, read_metrics_table, section_metrics
+    from asdlab.metrics.protocols import DEFAULT_PROTOCOL, protocol_rule
 
     run_dir = Path(run_dir)
     for name in ("table.csv", TABLE_MACHINE_ONLY):
         if not (run_dir / name).exists():
             raise AsdlabError(f"{run_dir}: no {name} (no machine-only baseline or no test labels)")
     scores = gain_summary(run_dir)["official_score"]
-    return side_by_side({"pseudo labels": read_metrics_table(run_dir / "table.csv"),
-                         "machine-only labels": read_metrics_table(run_dir / TABLE_MACHINE_ONLY)},
-                        {"pseudo labels": scores["pseudo"], "machine-only labels": scores["machine_only"]})
+    summary = run_dir / "summary.json"
+    run_summary = json.loads(summary.read_text()) if summary.is_file() else {}
+    protocol = run_summary.get("protocol")
+    pseudo = read_metrics_table(run_dir / "table.csv", protocol)
+    base = read_metrics_table(run_dir / TABLE_MACHINE_ONLY)
+    official = {"pseudo labels": scores["pseudo"], "machine-only labels": scores["machine_only"]}
+    base_rule = protocol_rule(base.attrs.get("protocol") or DEFAULT_PROTOCOL)
+    if protocol is not None and base_rule != protocol_rule(protocol):
+        frame = pd.read_csv(run_dir / "machine_only" / "scores.csv", dtype={"section": str})
+        sections = section_metrics(frame, protocol)
+        base = metrics_table(sections, protocol)
+        official = {"pseudo labels": run_summary["official_score"],
+                    "machine-only labels": official_score(sections, protocol)}
+    return side_by_side({"pseudo labels": pseudo, "machine-only labels": base}, official)
 
 
 def machine_points(run_dir: str | os.PathLike, machine: str, split: str | None = "train", seed: int = 0,

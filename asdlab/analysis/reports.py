@@ -10,16 +10,20 @@ import pandas as pd
 
 def styled_metrics(table: pd.DataFrame, caption: str | None = None):
     """A :func:`asdlab.metrics.metrics_table` (Table 1 form) as a pandas Styler: cells in
-    percent with two decimals, ``-`` for NaN, the ``All (hmean)`` row in bold and the official
-    score in the caption (``caption`` is put before it)."""
-    from asdlab.metrics import ALL_ROW
+    percent with two decimals, ``-`` for NaN, the summary row (``All (hmean)``, or ``All (mean)``
+    under the 2020 protocol) in bold and the official score, with how that protocol forms it, in
+    the caption (``caption`` is put before it)."""
+    from asdlab.metrics.official import ALL_ROW_MEAN, summary_row
 
     score = table.attrs.get("official_score")
     parts = [caption] if caption else []
     if score is not None:
-        parts.append(f"Official score (hmean of every AUC and pAUC): {100 * score:.2f} %")
+        how = ("mean over machine types of each type's mean AUC and pAUC" if ALL_ROW_MEAN in table.index
+               else "hmean of every AUC and pAUC")
+        parts.append(f"Official score ({how}): {100 * score:.2f} %")
+    summary = summary_row(table)
     styler = table.style.format(lambda v: "-" if pd.isna(v) else f"{100 * v:.2f} %")
-    styler = styler.apply(lambda row: ["font-weight: bold" if row.name == ALL_ROW else ""] * len(row), axis=1)
+    styler = styler.apply(lambda row: ["font-weight: bold" if row.name == summary else ""] * len(row), axis=1)
     return styler.set_caption(" | ".join(parts)) if parts else styler
 
 

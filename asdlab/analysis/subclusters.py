@@ -51,26 +51,57 @@ def nearest_subcluster(embeddings: np.ndarray, subcenters: np.ndarray,
 
 def subcluster_table(run_dir: str | os.PathLike, split: str | None = None,
                      ground_truth: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per clip of ``split`` ("train", "test"; None: both) whose class is known.
+    """One row per clip of ``split`` ("train", "test"; None: both) whose class is known, or
+    unseen in training but of a section with classes (DCASE 2021 test names carry no
+    attributes; anonymised evaluation files): such a clip is measured to the nearest sub-cluster
+    and the nearest class center among its section's classes (``angle_to`` "section" instead of
+    "class"; ``class`` / ``class_index`` name the class of that sub-cluster).
 
     Columns: file, machine, section, domain, label, split, class, class_index, ``subcluster``
     (index of the nearest sub-cluster center of the clip's class), ``angle_subcluster`` and
-    ``angle_class`` (degrees), plus the ``ground_truth`` columns joined on file and machine."""
+    ``angle_class`` (degrees), ``angle_to``, plus the ``ground_truth`` columns joined on file and
+    machine. ``attrs["note"]``: one line on the clips measured to their section or left out."""
     emb = load_embeddings(run_dir)
     sub = load_subcluster_centers(run_dir)
     if emb["centers"] is None or len(emb["centers"]) != len(sub):
         raise AsdlabError(f"{run_dir}: centers.npy and {SUBCLUSTER_FILE} disagree on the number of classes")
     meta = emb["meta"]
-    keep = (meta["class_index"] >= 0).to_numpy()
-    if split is not None:
-        keep = keep & (meta["split"] == split).to_numpy()
-    index = meta.loc[keep, "class_index"].to_numpy()
-    out = meta.loc[keep, [c for c in [*META, "class_index"] if c in meta.columns]].reset_index(drop=True)
+    classes = [str(c) for c in emb["classes"]]
+    by_section: dict[tuple, list[int]] = {}
+    for k, c in enumerate(classes):
+        by_section.setdefault(tuple(c.split("/", 2)[:2]), []).append(k)
+    index = meta["class_index"].to_numpy()
+    candidates = [by_section.get((str(m), str(s_)), []) for m, s_ in zip(meta["machine"], meta["section"])]
+    in_split = np.ones(len(meta), bool) if split is None else (meta["split"] == split).to_numpy()
+    unseen = in_split & (index < 0) & np.array([len(c) > 0 for c in candidates], bool)
+    keep = in_split & ((index >= 0) | unseen)
     vectors = emb["embeddings"][keep]
-    out["subcluster"], out["angle_subcluster"] = nearest_subcluster(vectors, sub, index)
-    out["angle_class"] = angles_deg(vectors, emb["centers"], index)
+    idx = index[keep].copy()
+    sc, a_sub, a_cls = np.zeros(len(idx), int), np.zeros(len(idx)), np.zeros(len(idx))
+    own = idx >= 0
+    sc[own], a_sub[own] = nearest_subcluster(vectors[own], sub, idx[own])
+    a_cls[own] = angles_deg(vectors[own], emb["centers"], idx[own])
+    for row, i in zip(np.flatnonzero(~own), np.flatnonzero(keep)[~own]):
+        ks = np.array(candidates[i])
+        many = np.repeat(vectors[row:row + 1], len(ks), 0)
+        best, angle = nearest_subcluster(many, sub, ks)
+        j = int(np.argmin(angle))
+        idx[row], sc[row], a_sub[row] = ks[j], best[j], angle[j]
+        a_cls[row] = angles_deg(many, emb["centers"], ks).min()
+    out = meta.loc[keep, [c for c in [*META, "class_index"] if c in meta.columns]].reset_index(drop=True)
+    out["class"], out["class_index"] = [classes[k] for k in idx], idx
+    out["subcluster"], out["angle_subcluster"], out["angle_class"] = sc, a_sub, a_cls
+    out["angle_to"] = np.where(own, "class", "section")
+    notes = []
+    if (~own).any():
+        notes.append(f"{int((~own).sum())} clip(s) of classes unseen in training measured to the nearest "
+                     f"(sub-cluster) centers of their section")
+    gone = in_split & (index < 0) & ~unseen
+    if gone.any():
+        notes.append(f"{int(gone.sum())} clip(s) left out: their section has no class in training")
     if ground_truth is not None:
         out = out.merge(ground_truth, on=["file", "machine"], how="left")
+    out.attrs["note"] = "; ".join(notes)
     return out
 
 
@@ -82,10 +113,10 @@ def subcluster_angle_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per machine type (and ``All``) of the test clips in ``table`` (:func:`subcluster_table`):
     median class and sub-cluster angles of normal and anomalous clips (degrees), and the ROC AUC
     of each angle used as an anomaly score over both domains (``auc_class``,
-    ``auc_subcluster``; 0.5 = no separation)."""
-    test = table[table["split"] == "test"]
+    ``auc_subcluster``; 0.5 = no separation). Clips without a label (evaluation data) are left out."""
+    test = table[(table["split"] == "test") & table["label"].isin(["normal", "anomaly"])]
     if test.empty:
-        raise AsdlabError("subcluster_angle_summary: the table has no test clips")
+        raise AsdlabError("subcluster_angle_summary: the table has no labelled test clips")
     rows = []
     for name, t in [*test.groupby("machine", sort=True), ("All", test)]:
         y = (t["label"] == "anomaly").to_numpy()

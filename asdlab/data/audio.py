@@ -1,5 +1,10 @@
 """Read clips as 16 kHz mono float32 and bring them to a fixed length.
 
+Channel policy (``channel``): a multi-channel file gives its channel ``0`` (the default, as the
+official DCASE baseline reads it; in DCASE 2026 the near microphone), ``1`` (the far
+microphone) or the ``"mean"`` of its channels. A mono file gives its one channel under every
+policy but ``1``, which it lacks (an :class:`AudioError`).
+
 Length policy (:func:`fix_length`): a shorter clip is copy-padded (tiled from its start), a
 longer one cropped: at a random offset for training (``mode="random"``), from the start for
 scoring (``mode="fixed"``).
@@ -18,17 +23,33 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from asdlab.core.errors import AudioError
+from asdlab.core.errors import AudioError, ConfigError
 
 SAMPLE_RATE = 16000
+CHANNELS = (0, 1, "mean")
+"""The channel policies: the channel index to read, or the mean of all channels."""
+DEFAULT_CHANNEL = 0
 
 
-def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Samples ``(n,)`` float32 at ``sr`` Hz: channels averaged, resampled, PCM in [-1, 1).
+def check_channel(channel) -> int | str:
+    """``channel`` as a policy of :data:`CHANNELS` (``"0"``/``"1"`` from a command line become
+    ints); a :class:`ConfigError` naming the parameter for anything else."""
+    if isinstance(channel, str) and channel.strip() in ("0", "1"):
+        channel = int(channel)
+    if isinstance(channel, bool) or channel not in CHANNELS:
+        raise ConfigError(f"channel={channel!r}: must be 0 (first channel, the DCASE baseline's), "
+                          f"1 (second channel) or 'mean' (average of the channels)")
+    return channel
+
+
+def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, channel: int | str = DEFAULT_CHANNEL) -> np.ndarray:
+    """Samples ``(n,)`` float32 at ``sr`` Hz: one channel by the ``channel`` policy (0, 1 or
+    ``"mean"``), resampled, PCM in [-1, 1).
 
     Raises :class:`AudioError` naming the file when it is missing, empty, truncated, corrupt,
-    not audio, holds no samples or holds non-finite samples.
+    not audio, holds no samples, holds non-finite samples or lacks the channel asked for.
     """
+    channel = check_channel(channel)
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
@@ -43,7 +64,12 @@ def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: audio file contains no samples")
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
-    wave = data.mean(axis=1)
+    if channel == "mean" or data.shape[1] == 1 and channel == 0:
+        wave = data.mean(axis=1)  # exactly the samples for a mono file
+    elif channel >= data.shape[1]:
+        raise AudioError(f"{path}: channel {channel} asked for but the file has {data.shape[1]} channel(s)")
+    else:
+        wave = np.ascontiguousarray(data[:, channel])
     if file_sr != sr:
         g = gcd(sr, file_sr)
         wave = resample_poly(wave, sr // g, file_sr // g)
@@ -98,20 +124,21 @@ def fix_length(wave: np.ndarray, n_samples: int, mode: str = "fixed",
 
 
 def load_clip(path: str | os.PathLike, seconds: float | None = None, mode: str = "fixed",
-              rng: np.random.Generator | None = None, sr: int = SAMPLE_RATE) -> np.ndarray:
+              rng: np.random.Generator | None = None, sr: int = SAMPLE_RATE,
+              channel: int | str = DEFAULT_CHANNEL) -> np.ndarray:
     """:func:`read_audio` then :func:`fix_length` to ``round(seconds * sr)`` samples.
 
     ``seconds=None`` keeps the natural length.
     """
-    wave = read_audio(path, sr)
+    wave = read_audio(path, sr, channel)
     if seconds is None:
         return wave
     return fix_length(wave, int(round(seconds * sr)), mode, rng)
 
 
-def read_many(paths: Iterable[str | os.PathLike], sr: int = SAMPLE_RATE,
-              skip_unreadable: bool = False) -> tuple[list[np.ndarray], list[tuple[object, str]]]:
-    """Read every path with :func:`read_audio`: ``(waves, skipped)``.
+def read_many(paths: Iterable[str | os.PathLike], sr: int = SAMPLE_RATE, skip_unreadable: bool = False,
+              channel: int | str = DEFAULT_CHANNEL) -> tuple[list[np.ndarray], list[tuple[object, str]]]:
+    """Read every path with :func:`read_audio` (``channel`` policy): ``(waves, skipped)``.
 
     ``waves`` has one array per readable path, in order. The first :class:`AudioError` is
     raised unless ``skip_unreadable``; then ``skipped`` lists ``(path, reason)`` for every
@@ -120,7 +147,7 @@ def read_many(paths: Iterable[str | os.PathLike], sr: int = SAMPLE_RATE,
     waves, skipped = [], []
     for p in paths:
         try:
-            waves.append(read_audio(p, sr))
+            waves.append(read_audio(p, sr, channel))
         except AudioError as err:
             if not skip_unreadable:
                 raise

@@ -1,13 +1,17 @@
 """Find DCASE machine folders under a dataset root and index their clips.
 
-Accepted layouts (a machine folder holds ``train/`` and/or ``test/``):
+Accepted layouts (a machine folder holds ``train/`` and/or ``test/``, or the DCASE 2021 test
+folders ``source_test/`` and ``target_test/``, whose clips get split ``"test"``):
 
 * ``<root>/{dev_data,eval_data}/raw/<machine>/{train,test}/`` (the official download); every
   folder under ``raw/`` counts as a machine folder;
+* ``<root>/{dev_data,eval_data}/<machine>/{train,test}/`` (the 2020-2022 baselines' layout);
 * ``<root>/<machine>/{train,test}/`` (flat; ``dataset`` is ``""``);
 * ``<root>/{train,test}/``: the root is itself one machine folder.
 
-See :mod:`asdlab.data` for the columns of the clip table.
+See :mod:`asdlab.data` for the columns of the clip table; its ``folder`` column names the folder
+a clip was found in (``train``, ``test``, ``source_test``, ``target_test``), which is how the
+DCASE 2021 layout is told apart (:func:`asdlab.metrics.protocols.detect_protocol`).
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from asdlab.core.errors import DataError
 
 DATASETS = ("dev_data", "eval_data")
 SPLITS = ("train", "test")
-BASE_COLUMNS = ["path", "file", "dataset", "machine", "section", "domain", "split", "label",
+FOLDERS = {"train": "train", "test": "test", "source_test": "test", "target_test": "test"}
+"""Split folder of a machine folder -> the split of its clips (DCASE 2021: per-domain test folders)."""
+BASE_COLUMNS = ["path", "file", "dataset", "machine", "section", "domain", "split", "folder", "label",
                 "index", "attributes"]
 # Audio that is not WAV is an error rather than silently left out of the table.
 OTHER_AUDIO = {".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".au", ".wma"}
 LAYOUTS = ("<root>/{dev_data,eval_data}/raw/<machine>/{train,test}/",
-           "<root>/<machine>/{train,test}/", "<root>/{train,test}/")
+           "<root>/{dev_data,eval_data}/<machine>/{train,test}/",
+           "<root>/<machine>/{train,test}/", "<root>/{train,test}/",
+           "(test/ may be source_test/ + target_test/, the DCASE 2021 layout)")
 _ORDER = {v: i for i, v in enumerate(("train", "test", "source", "target", "normal", "anomaly"))}
 
 
@@ -39,6 +47,7 @@ def find_machine_dirs(root: str | os.PathLike) -> list[tuple[str, str, Path]]:
     if not root.is_dir():
         raise DataError(f"{root}: dataset root does not exist or is not a folder")
     found = [(ds, d.name, d) for ds in DATASETS for d in _subdirs(root / ds / "raw")]
+    found += [(ds, d.name, d) for ds in DATASETS for d in _subdirs(root / ds) if _has_split(d)]
     found += [("", d.name, d) for d in _subdirs(root) if _has_split(d)]
     if not found and _has_split(root):
         found = [("", root.name, root)]
@@ -115,7 +124,7 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _has_split(folder: Path) -> bool:
-    return any((folder / s).is_dir() for s in SPLITS)
+    return any((folder / s).is_dir() for s in FOLDERS)
 
 
 def _select(dirs: list, machines: list[str], root) -> list:
@@ -147,20 +156,23 @@ def _machine_rows(dataset: str, machine: str, folder: Path) -> list[dict]:
     for csv in sorted(folder.glob("attributes_*.csv")):
         csv_attrs.update(read_attributes_csv(csv))
     rows = []
-    for split in SPLITS:
-        for p in _wav_files(folder / split):
+    for sub, split in FOLDERS.items():
+        for p in _wav_files(folder / sub):
             info = parse_filename(p)
             if info["split"] not in (None, split):
                 raise DataError(f"{p}: name says split '{info['split']}' but the file is in "
-                                f"{split}/")
+                                f"{sub}/")
+            if sub != split and info["domain"] not in (None, sub.split("_")[0]):
+                raise DataError(f"{p}: name says domain '{info['domain']}' but the file is in {sub}/")
             attrs = csv_attrs.get((split, p.name)) or csv_attrs.get((p.name,)) or info["attrs"]
             row = {"path": str(p), "file": p.name, "dataset": dataset, "machine": machine,
                    "section": info["section"], "domain": info["domain"], "split": split,
-                   "label": info["label"], "index": info["index"],
+                   "folder": sub, "label": info["label"], "index": info["index"],
                    "attributes": info["attributes"]}
             rows.append(row | {f"attr_{k}": v for k, v in attrs.items()})
     if not rows:
-        raise DataError(f"{folder}: machine folder has no .wav files in train/ or test/")
+        raise DataError(f"{folder}: machine folder has no .wav files in train/, test/, source_test/ "
+                        "or target_test/")
     return rows
 
 

@@ -6,7 +6,8 @@ Accepted styles (only the ``.wav`` extension is matched case-insensitively):
   the attribute part may be missing (2021 test files), ``noAttribute`` (hidden), ``key_value``
   pairs joined by ``_`` (``car_A1_spd_7_mic_1``) or a string that does not split into pairs
   (2021 ``A1Spd28VMic1``, ``strength_1_ambient``).
-* anonymised evaluation test files: ``section_SS_NNNN.wav``.
+* anonymised evaluation test files: ``section_SS_NNNN.wav`` (2022-2025) and
+  ``section_SS_{source,target}_test_NNNN.wav`` (2021: the domain is told, the label is not).
 * DCASE2020: ``{normal,anomaly}_id_XX_NNNNNNNN.wav`` and its anonymised evaluation test
   files ``id_XX_NNNNNNNN.wav``; the machine ID becomes the section.
 """
@@ -25,12 +26,15 @@ _SECTIONED = re.compile(
     r"section_(?P<section>\d{2})_(?P<domain>source|target)_(?P<split>train|test)_"
     r"(?P<label>normal|anomaly)_(?P<index>\d+)(?:_(?P<attributes>.+?))?(?i:\.wav)")
 _ANONYMISED = re.compile(r"section_(?P<section>\d{2})_(?P<index>\d+)(?i:\.wav)")
+_ANONYMISED_2021 = re.compile(
+    r"section_(?P<section>\d{2})_(?P<domain>source|target)_test_(?P<index>\d+)(?i:\.wav)")
 _DCASE2020 = re.compile(
     r"(?:(?P<label>normal|anomaly)_)?id_(?P<section>\d{2})_(?P<index>\d+)(?i:\.wav)")
 
 EXPECTED = (
     "section_SS_{source|target}_{train|test}_{normal|anomaly}_NNNN[_<attributes>].wav",
     "section_SS_NNNN.wav (anonymised evaluation test file)",
+    "section_SS_{source|target}_test_NNNN.wav (DCASE2021 evaluation test file)",
     "[{normal|anomaly}_]id_XX_NNNNNNNN.wav (DCASE2020)",
 )
 
@@ -67,6 +71,9 @@ def parse_filename(name: str | os.PathLike) -> dict:
     m = _ANONYMISED.fullmatch(base)
     if m:
         return _fields(m, None, "test", None, "")
+    m = _ANONYMISED_2021.fullmatch(base)
+    if m:
+        return _fields(m, m["domain"], "test", None, "")
     m = _DCASE2020.fullmatch(base)
     if m:
         return _fields(m, None, None if m["label"] else "test", m["label"], "")

@@ -1,7 +1,8 @@
 """On-disk feature cache and the shared cache folder.
 
 Features are stored one file per clip under
-``<cache>/features/<params.key()>/<kk>/<file key>.f32`` where the file key hashes the clip's
+``<cache>/features/<params.key()>-ch<channel>/<kk>/<file key>.f32`` (``channel``: the policy
+that read the audio, :mod:`asdlab.data.audio`) where the file key hashes the clip's
 absolute path, size and modification time (nanoseconds): editing or replacing a WAV changes
 its key, so a stale feature is never served. The format is minimal so that a cache hit costs
 little more than the read itself: a 12-byte header (``b"AF32"``, rows, columns as little-endian
@@ -67,19 +68,21 @@ class FeatureCache:
     """Log-mel features of clips, computed once and then read from disk.
 
     ``root``: the cache folder (default :func:`default_cache_dir`); ``params``: the log-mel
-    parameters (part of the key); ``device``: where extraction runs ("cpu", "cuda").
+    parameters (part of the key); ``device``: where extraction runs ("cpu", "cuda");
+    ``channel``: the channel policy of the caller's reader (0, 1, "mean"; part of the key).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, params: LogMelParams = LogMelParams(),
-                 device: str = "cpu"):
+                 device: str = "cpu", channel: int | str = 0):
         self.root = Path(root) if root is not None else default_cache_dir()
         self.params = params
         self.device = device
+        self.channel = channel
         self.hits = 0
         self.misses = 0
 
     def _path(self, key: str) -> Path:
-        return self.root / "features" / self.params.key() / key[:2] / f"{key}.f32"
+        return self.root / "features" / f"{self.params.key()}-ch{self.channel}" / key[:2] / f"{key}.f32"
 
     def get_many(self, paths: Sequence[str | os.PathLike], read: Callable) -> tuple[list, list]:
         """Features ``(n_mels, T_i)`` float32 of every path, in order, and the skipped files.

@@ -45,8 +45,11 @@ _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bott
 
 
 def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
+    # the channel policy enters the key when it is not the default 0, so models cached before
+    # the policy existed (mono factory data: channel 0 = the old channel mean) stay valid
+    channel = {} if ctx.channel == 0 else {"channel": ctx.channel}
     blob = json.dumps({"params": {k: ctx.params[k] for k in _TRAIN_KEYS}, "seed": ctx.seed,
-                       "machine": machine, "files": [file_key(p) for p in train_paths]},
+                       "machine": machine, "files": [file_key(p) for p in train_paths], **channel},
                       sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 

@@ -378,7 +378,7 @@ def _score(ctx: RunContext, name: str, table: pd.DataFrame, params: dict) -> Met
     """sc_adacos on ``table`` in the sub-folder ``name`` of the run (with its embeddings)."""
     sub = RunContext(table=table, params=dict(params), seed=ctx.seed, workdir=ctx.workdir / name,
                      cache_dir=ctx.cache_dir, device=ctx.device, progress=ctx.progress,
-                     skip_unreadable=ctx.skip_unreadable, data_root=ctx.data_root)
+                     skip_unreadable=ctx.skip_unreadable, data_root=ctx.data_root, channel=ctx.channel)
     torch.manual_seed(ctx.seed)
     out = get_method("sc_adacos").run(sub)
     e = out.embeddings
@@ -387,28 +387,31 @@ def _score(ctx: RunContext, name: str, table: pd.DataFrame, params: dict) -> Met
     return out
 
 
-def _per_machine(scores: pd.DataFrame) -> tuple[dict, float]:
+def _per_machine(scores: pd.DataFrame, protocol: str) -> tuple[dict, float]:
     from asdlab.metrics import official_score, section_metrics
 
-    sec = section_metrics(scores)
-    return {m: official_score(g) for m, g in sec.groupby("machine")}, official_score(sec)
+    sec = section_metrics(scores, protocol)
+    return {m: official_score(g, protocol) for m, g in sec.groupby("machine")}, official_score(sec, protocol)
 
 
 def _gain(ctx, data: _Data, pseudo_out: MethodOutput, base_out: MethodOutput) -> list[str]:
-    """metrics/table of the machine-only scorer and the pseudo-label gain files."""
-    from asdlab.metrics import metrics_table, section_metrics
+    """metrics/table of the machine-only scorer and the pseudo-label gain files, under the data's
+    protocol (:func:`asdlab.metrics.detect_protocol`), on the sections whose labels are known."""
+    from asdlab.metrics import detect_protocol, labelled_sections, metrics_table, section_metrics
 
     folder = ctx.workdir
     base = base_out.scores
     for frame, f in ((base, "scores.csv"), (base_out.train_scores, "train_scores.csv")):
         atomic_write(folder / "machine_only" / f, lambda fh, t=frame: t.to_csv(fh, index=False), text=True)
-    if base["label"].isna().any() or pseudo_out.scores["label"].isna().any():
+    base, pseudo = labelled_sections(base), labelled_sections(pseudo_out.scores)
+    if base.empty or pseudo.empty:
         return ["machine_only/scores.csv", "machine_only/train_scores.csv"]
-    sec = section_metrics(base)
+    protocol = detect_protocol(ctx.table)
+    sec = section_metrics(base, protocol)
     atomic_write(folder / "metrics_machine_only.csv", lambda fh: sec.to_csv(fh, index=False), text=True)
-    atomic_write(folder / pl.TABLE_MACHINE_ONLY, lambda fh: metrics_table(sec).to_csv(fh), text=True)
-    with_p, all_p = _per_machine(pseudo_out.scores)
-    without, all_b = _per_machine(base)
+    atomic_write(folder / pl.TABLE_MACHINE_ONLY, lambda fh: metrics_table(sec, protocol).to_csv(fh), text=True)
+    with_p, all_p = _per_machine(pseudo, protocol)
+    without, all_b = _per_machine(base, protocol)
     rows = [{"machine": m, "hidden": m in data.hidden, "hmean_pseudo": with_p[m], "hmean_machine_only": without[m],
              "gain": with_p[m] - without[m]} for m in sorted(with_p)]
     rows.append({"machine": "All (official)", "hidden": False, "hmean_pseudo": all_p, "hmean_machine_only": all_b,

@@ -37,7 +37,8 @@ class RunContext:
     ``seed``, ``workdir`` (the run folder being written: checkpoints go here), ``cache_dir``,
     ``device`` ("auto", "cpu", "cuda"), ``progress`` bars on/off, ``skip_unreadable``, and
     ``data_root``: the dataset folder the table was read from (None when built in memory), where
-    methods that measure against the factory's ground truth find it."""
+    methods that measure against the factory's ground truth find it; ``channel``: which channel of
+    a multi-channel file is read (0, 1 or "mean", :mod:`asdlab.data.audio`)."""
 
     table: pd.DataFrame
     params: dict
@@ -48,6 +49,7 @@ class RunContext:
     progress: bool = True
     skip_unreadable: bool = False
     data_root: Path | None = None
+    channel: int | str = 0
 
 
 @dataclasses.dataclass
@@ -118,8 +120,9 @@ def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
 
     p = ctx.params
     cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
-                         device=str(resolve_device(ctx.device)))
-    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable))
+                         device=str(resolve_device(ctx.device)), channel=ctx.channel)
+    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable,
+                                                                channel=ctx.channel))
 
 
 def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.DataFrame, list, np.ndarray]:
@@ -139,7 +142,7 @@ def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd
     (re-indexed), skipped)``, unreadable clips skipped (and listed) with ``ctx.skip_unreadable``."""
     from asdlab.data.audio import read_many
 
-    waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable)
+    waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable, channel=ctx.channel)
     bad = {str(p) for p, _ in skipped}
     keep = ~rows["path"].astype(str).isin(bad).to_numpy()
     return waves, rows[keep].reset_index(drop=True), skipped

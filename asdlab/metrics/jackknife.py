@@ -12,6 +12,12 @@ leave-one-out values themselves, where Mesaros et al. put the pseudo-values
 (about 2e-5 for 1400 clips: no information). :func:`official_jackknife` returns both; asdlab's
 tables show the jackknife one (``official_ci95``), the evaluator's number is kept as
 ``official_ci95_evaluator`` for comparison with its output.
+
+Protocols: the 2022, 2023, 2024 and 2025 evaluators all report this ``official score ci95`` (same
+code in the first three; the 2025 README shows the line). The 2020 and 2021 evaluators report no
+interval. Because the interval pools every clip and ignores domains, sections and IDs, the same
+computation applies unchanged to 2020 and 2021 data; for those protocols it is asdlab's
+approximation, not an official figure, and ``official_ci95_method`` says so.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from scipy.stats import t as student_t
 
 from asdlab.core.errors import MetricsError
 from asdlab.metrics.official import MAX_FPR, REQUIRED_COLUMNS, _labels, _scores, official_score, section_metrics
+from asdlab.metrics.protocols import DEFAULT_PROTOCOL, protocol_rule, resolve_protocol
 
 CONFIDENCE = 0.95
 
@@ -81,28 +88,40 @@ def jackknife_ci95(thetas: np.ndarray, evaluator: bool = False) -> float:
     return float(abs(student_t.ppf((1 - CONFIDENCE) / 2, n - 1)) * sigma)
 
 
-def official_jackknife(scores: pd.DataFrame, official: float | None = None) -> dict:
+def official_jackknife(scores: pd.DataFrame, official: float | None = None,
+                       protocol: str | None = None) -> dict:
     """The 95 % interval of a run's official score, for ``summary.json``.
 
     ``scores``: one row per test clip with ``label`` ("normal"/"anomaly") and ``score`` (higher
     = more anomalous); every machine and section pooled, as the evaluator does. ``official``:
-    the official score (computed from ``scores`` when None). Returns ``official_ci95`` (mean of
-    the jackknife half-widths of the pooled AUC and pAUC), ``official_ci95_evaluator`` (the same
-    with the evaluator's sigma) and ``official_interval`` (``[official - ci95, official +
-    ci95]``); fractions. :class:`MetricsError` with fewer than 2 clips of a label.
+    the official score (computed from ``scores`` under ``protocol`` when None). ``protocol``:
+    None (:data:`~asdlab.metrics.protocols.DEFAULT_PROTOCOL`), ``"auto"`` or a protocol name.
+    Returns ``official_ci95`` (mean of the jackknife half-widths of the pooled AUC and pAUC),
+    ``official_ci95_evaluator`` (the same with the evaluator's sigma), ``official_interval``
+    (``[official - ci95, official + ci95]``), fractions, and ``official_ci95_method`` (one line:
+    the evaluator's rule, or for 2020/2021 that it is asdlab's approximation).
+    :class:`MetricsError` with fewer than 2 clips of a label.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in scores.columns]
     if missing:
         raise MetricsError(f"scores table lacks column(s) {', '.join(missing)}")
+    name = DEFAULT_PROTOCOL if protocol is None else resolve_protocol(protocol, scores)
     y = _labels(scores, "jackknife over all test clips")
     s = _scores(scores, "jackknife over all test clips")
     if official is None:
-        official = official_score(section_metrics(scores))
+        official = official_score(section_metrics(scores, name), name)
     halves = {False: [], True: []}
     for max_fpr in (None, MAX_FPR):
         _, thetas = leave_one_out(y, s, max_fpr)
         for evaluator in halves:
             halves[evaluator].append(jackknife_ci95(thetas, evaluator=evaluator))
     ci95 = float(np.mean(halves[False]))
+    if protocol_rule(name) == "2022":
+        method = (f"{name}: the evaluator's jackknife over the {len(y)} pooled test clips (AUC and pAUC), "
+                  "with the jackknife sigma")
+    else:
+        method = (f"{name}: the {name} evaluator reports no interval; this is the 2022-2025 evaluators' "
+                  f"jackknife over the {len(y)} pooled test clips, an approximation")
     return {"official_ci95": ci95, "official_ci95_evaluator": float(np.mean(halves[True])),
-            "official_interval": [float(official) - ci95, float(official) + ci95]}
+            "official_interval": [float(official) - ci95, float(official) + ci95],
+            "official_ci95_method": method}

@@ -11,9 +11,15 @@ Ground truth as the official evaluator keeps it (headerless too):
 (0 normal, 1 anomaly) and ``ground_truth_domain/<same name>`` with ``name,domain`` rows
 (0 source, 1 target). Without a ``ground_truth_domain`` folder the clips have no domain.
 
+The DCASE 2021 evaluator kept its ground truth per domain,
+``ground_truth_<machine>_section_<SS>_{source,target}_test.csv`` (``name,label`` rows, no domain
+folder); :func:`load_ground_truth` reads those too, takes the domain from the file name and marks the
+clips with the 2021 test folder (column ``folder``), so that the 2021 protocol is detected.
+
 The evaluator sorts both sides by file name and pairs rows by position, so a header line or a
 missing row breaks it. :func:`evaluate` pairs rows by name instead and refuses any mismatch,
-naming the file and the rows.
+naming the file and the rows, and scores under the protocol the ground truth calls for
+(:mod:`asdlab.metrics.protocols`) unless told which.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ import pandas as pd
 
 from asdlab.core.atomic import atomic_write
 from asdlab.core.errors import SubmissionError
-from asdlab.metrics import metrics_table, official_score, section_metrics
+from asdlab.metrics import metrics_table, official_score, resolve_protocol, section_metrics
 
 SCORE_RE = re.compile(r"^anomaly_score_(?P<machine>.+)_section_(?P<section>\d{2})_test\.csv$")
 DECISION_RE = re.compile(r"^decision_result_(?P<machine>.+)_section_(?P<section>\d{2})_test\.csv$")
 GROUND_TRUTH_RE = re.compile(r"^ground_truth_(?P<machine>.+)_section_(?P<section>\d{2})_test\.csv$")
+GROUND_TRUTH_2021_RE = re.compile(
+    r"^ground_truth_(?P<machine>.+)_section_(?P<section>\d{2})_(?P<domain>source|target)_test\.csv$")
 MAX_LISTED = 10  # names quoted in a mismatch message
 
 
@@ -240,17 +248,39 @@ def load_ground_truth(ground_truth_dir: str | os.PathLike) -> pd.DataFrame:
     Reads ``ground_truth_data/ground_truth_<machine>_section_<SS>_test.csv`` (``name,0|1``) and,
     when the folder exists, ``ground_truth_domain/`` (``name,0 source|1 target``); without it
     ``domain`` is None. ``label`` is "normal"/"anomaly". Sorted by machine, section, file.
+    DCASE 2021 files ``..._section_<SS>_{source,target}_test.csv`` give the domain by their name
+    and add the column ``folder`` (``source_test``/``target_test``).
     """
     root = Path(ground_truth_dir)
     data_dir, domain_dir = root / "ground_truth_data", root / "ground_truth_domain"
     if not data_dir.is_dir():
         raise SubmissionError(f"ground truth folder {root} has no ground_truth_data/ folder")
-    matches = [m for m in map(GROUND_TRUTH_RE.match, sorted(os.listdir(data_dir))) if m]
-    if not matches:
+    names = sorted(os.listdir(data_dir))
+    matches = [m for m in map(GROUND_TRUTH_RE.match, names) if m]
+    by_domain = [m for m in map(GROUND_TRUTH_2021_RE.match, names) if m]
+    if not matches and not by_domain:
         raise SubmissionError(f"{data_dir}: no ground_truth_<machine>_section_<SS>_test.csv files")
     frames = [_ground_truth_section(data_dir, domain_dir, m) for m in matches]
-    return pd.concat(frames, ignore_index=True).sort_values(
-        ["machine", "section", "file"], ignore_index=True)
+    frames += [_ground_truth_2021(data_dir, m) for m in by_domain]
+    gt = pd.concat(frames, ignore_index=True)
+    dup = gt.duplicated(["machine", "section", "file"])
+    if dup.any():
+        raise SubmissionError(f"{data_dir}: clip {gt['file'][dup].iloc[0]!r} of machine "
+                              f"{gt['machine'][dup].iloc[0]!r} section {gt['section'][dup].iloc[0]} is in "
+                              "two ground-truth files")
+    return gt.sort_values(["machine", "section", "file"], ignore_index=True)
+
+
+def _ground_truth_2021(data_dir: Path, m: re.Match) -> pd.DataFrame:
+    """One DCASE 2021 per-domain ground-truth file."""
+    labels = _read_rows(data_dir / m.string, "label", _zero_one)
+    files = sorted(labels)
+    return pd.DataFrame({
+        "file": files, "machine": m["machine"], "section": m["section"],
+        "label": [("normal", "anomaly")[labels[f]] for f in files],
+        "domain": pd.Series([m["domain"]] * len(files), dtype=object),
+        "folder": f"{m['domain']}_test",
+    })
 
 
 def _ground_truth_section(data_dir: Path, domain_dir: Path, m: re.Match) -> pd.DataFrame:
@@ -286,7 +316,8 @@ def ground_truth_from_table(clip_table: pd.DataFrame) -> pd.DataFrame:
     if test.empty:
         raise SubmissionError("the clip table has no labelled test clips (evaluation-set names "
                               "are anonymised: give the evaluator's ground-truth folder instead)")
-    gt = test[["file", "machine", "section", "label", "domain"]].copy()
+    keep = ["file", "machine", "section", "label", "domain"] + (["folder"] if "folder" in test.columns else [])
+    gt = test[keep].copy()
     gt["domain"] = gt["domain"].astype(object).where(gt["domain"].notna(), None)
     dup = gt.duplicated(["machine", "section", "file"])
     if dup.any():
@@ -315,7 +346,8 @@ def _ground_truth(data_root, ground_truth_dir) -> pd.DataFrame:
 
 def evaluate(submission_dir: str | os.PathLike, data_root: str | os.PathLike | None = None,
              ground_truth_dir: str | os.PathLike | None = None,
-             machines: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+             machines: list[str] | None = None,
+             protocol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """Score a submission folder like the official evaluator.
 
     Ground truth: ``ground_truth_dir`` if given, else ``<data_root>/ground_truth/`` when it
@@ -323,9 +355,11 @@ def evaluate(submission_dir: str | os.PathLike, data_root: str | os.PathLike | N
     ``asdlab.data.build_clip_table(data_root)``. ``machines`` restricts the evaluation to those
     machine types (default: all in the ground truth). Every ground-truth section needs a score
     file whose names match its clips exactly; score files of other sections are ignored, as the
-    evaluator does. Without decision files, precision/recall/F1 are NaN.
+    evaluator does. Without decision files, precision/recall/F1 are NaN. ``protocol``: None or
+    ``"auto"`` (detected from the ground truth, :func:`asdlab.metrics.detect_protocol`) or a name.
 
-    Returns ``(section_table, metrics_table, official_score)`` from :mod:`asdlab.metrics`.
+    Returns ``(section_table, metrics_table, official_score)`` from :mod:`asdlab.metrics`; both
+    tables carry the protocol in ``attrs["protocol"]``.
     """
     gt = _select_machines(_ground_truth(data_root, ground_truth_dir), machines)
     folder = Path(submission_dir)
@@ -334,8 +368,9 @@ def evaluate(submission_dir: str | os.PathLike, data_root: str | os.PathLike | N
     if problems:
         raise SubmissionError("submission does not match the ground truth:\n" + "\n".join(problems))
     scores = gt.merge(sub, on=["machine", "section", "file"], how="left", validate="one_to_one")
-    table = section_metrics(scores)
-    return table, metrics_table(table), official_score(table)
+    name = resolve_protocol(protocol, gt)
+    table = section_metrics(scores, name)
+    return table, metrics_table(table, name), official_score(table, name)
 
 
 def _select_machines(gt: pd.DataFrame, machines) -> pd.DataFrame:

@@ -134,36 +134,66 @@ def ce_readings_note(summary: pd.DataFrame) -> str:
 def explorer_data(emb: dict) -> dict:
     """Split :func:`asdlab.artifacts.embeddings.load_embeddings` output into what the explorer trains on
     and draws: ``{"train_x": (N, D), "train_y": (N,), "train_meta", "test_x": (M, D),
-    "test_y": (M,), "test_meta", "classes": [C names], "machines": [...]}``. Class indices are
-    renumbered 0..C-1 over the training classes; test clips of other classes (unknown or unseen
-    in training) are left out."""
+    "test_y": (M,), "test_candidates": [M arrays], "test_meta", "classes": [C names],
+    "machines": [...], "note": str}``. Class indices are renumbered 0..C-1 over the training
+    classes. A labelled test clip of a class unseen in training (DCASE 2021 test names carry no
+    attributes; a DCASE 2020 ID without training clips) gets ``test_y`` -1 and is measured to the
+    nearest of ``test_candidates`` (its machine type and section's classes); it is left out when
+    its section has none, as are clips without a label. ``note``: one line saying so ("" if not)."""
     meta, x = emb["meta"], np.asarray(emb["embeddings"])
     idx = meta["class_index"].to_numpy()
     train = (meta["split"] == "train").to_numpy() & (idx >= 0)
     if train.sum() < 2:
         raise AsdlabError("the run has fewer than 2 training embeddings with a class")
     known = np.unique(idx[train])
-    remap = np.full(idx.max() + 1, -1)
+    remap = np.full(max(idx.max(), 0) + 1, -1)
     remap[known] = np.arange(len(known))
-    test = (meta["split"] == "test").to_numpy() & (idx >= 0)
-    test &= np.isin(idx, known) & meta["label"].isin(list(LABEL_COLORS)).to_numpy()
     names = emb.get("classes")
     by_index = meta.loc[train].drop_duplicates("class_index").set_index("class_index")["class"]
     classes = [str(names[k]) if names is not None else str(by_index[k]) for k in known]
+    section_of = [tuple(c.split("/", 2)[:2]) for c in classes]
+    own = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1)
+    test = (meta["split"] == "test").to_numpy() & meta["label"].isin(list(LABEL_COLORS)).to_numpy()
+    candidates = [np.array([k for k, sec in enumerate(section_of) if sec == (str(m), str(s_))], int) if o < 0
+                  else np.array([o]) for m, s_, o in zip(meta["machine"], meta["section"], own)]
+    reachable = np.array([len(c) > 0 for c in candidates], bool)
+    unseen = test & (own < 0) & reachable
+    notes = []
+    if unseen.any():
+        notes.append(f"{int(unseen.sum())} test clip(s) of classes unseen in training measured to the nearest "
+                     f"class center of their section")
+    if (test & ~reachable).any():
+        notes.append(f"{int((test & ~reachable).sum())} test clip(s) left out: their section has no class in training")
+    unlabelled = (meta["split"] == "test").to_numpy() & ~meta["label"].isin(list(LABEL_COLORS)).to_numpy()
+    if unlabelled.any():
+        notes.append(f"{int(unlabelled.sum())} test clip(s) without a label (evaluation data) left out")
+    test &= reachable
     return {"train_x": x[train], "train_y": remap[idx[train]],
             "train_meta": meta.loc[train].reset_index(drop=True),
-            "test_x": x[test], "test_y": remap[idx[test]],
+            "test_x": x[test], "test_y": own[test], "test_candidates": [candidates[i] for i in np.flatnonzero(test)],
             "test_meta": meta.loc[test].reset_index(drop=True),
-            "classes": classes, "machines": sorted(meta.loc[train, "machine"].unique())}
+            "classes": classes, "machines": sorted(meta.loc[train, "machine"].unique()), "note": "; ".join(notes)}
 
 
 def clip_angle_table(fit: HeadFit, data: dict) -> pd.DataFrame:
     """The test clips of ``data`` (:func:`explorer_data`) with ``angle`` (degrees to their class
-    center in the fitted head's space), in :func:`asdlab.analysis.angle_table` form."""
+    center in the fitted head's space, or to the nearest center of their section's classes for
+    a class unseen in training) and ``head_class`` (the class measured to), in
+    :func:`asdlab.analysis.angle_table` form (``attrs["note"]``: ``data["note"]``)."""
     cols = [c for c in ("file", "machine", "section", "domain", "label", "split", "class")
             if c in data["test_meta"].columns]
     out = data["test_meta"][cols].copy()
-    out["angle"] = fit.angles_to_centers(data["test_x"], data["test_y"])
+    candidates = data.get("test_candidates") or [np.array([k]) for k in data["test_y"]]
+    flat = np.concatenate(candidates) if candidates else np.zeros(0, int)
+    owner = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
+    angles = fit.angles_to_centers(data["test_x"][owner], flat) if len(flat) else np.zeros(0)
+    best_angle, best_class = np.full(len(out), np.inf), np.zeros(len(out), int)
+    for i, a, k in zip(owner, angles, flat):
+        if a < best_angle[i]:
+            best_angle[i], best_class[i] = a, k
+    out["angle"] = best_angle
+    out["head_class"] = best_class
+    out.attrs["note"] = data.get("note", "")
     return out
 
 
@@ -356,7 +386,7 @@ class AngleExplorer:
                                    title=self._title())
         shown = (np.unique(self.data["train_y"][train_sel]) if self.machine != ALL else None)
         sphere = sphere_figure(self.fit.centers, self.fit.transform(self.data["test_x"][test_sel]),
-                               self.data["test_y"][test_sel], table.loc[test_sel, "label"].to_numpy(),
+                               table.loc[test_sel, "head_class"].to_numpy(), table.loc[test_sel, "label"].to_numpy(),
                                self.data["classes"], self.fit.points[train_sel],
                                self.data["train_y"][train_sel], show_classes=shown,
                                title=f"{'sphere' if self.settings['dim'] == 3 else 'circle'}: "

@@ -35,9 +35,12 @@ def angle_histograms(tables: dict[str, pd.DataFrame], bin_deg: float = 2.5,
     ``tables``: panel title -> :func:`asdlab.analysis.angle_table` output (columns machine,
     domain, label, angle). A dropdown picks the machine type and domain (all by default).
     ``bin_deg``: bin width in degrees; ``max_deg``: x-axis limit (default: the largest angle).
+    The tables' ``attrs["note"]`` (what :func:`~asdlab.analysis.angle_table` left out or measured
+    to the section's nearest class) is shown under the title; an empty table gives empty panels.
     """
     names = list(tables)
-    hi = max_deg or max(float(t["angle"].max()) for t in tables.values()) + bin_deg
+    largest = [float(t["angle"].max()) for t in tables.values() if len(t)]
+    hi = max_deg or (max(largest) if largest else 90.0) + bin_deg
     edges = np.arange(0.0, hi + bin_deg, bin_deg)
     centers = 0.5 * (edges[:-1] + edges[1:])
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True)
@@ -60,12 +63,19 @@ def angle_histograms(tables: dict[str, pd.DataFrame], bin_deg: float = 2.5,
                     method="update",
                     args=[{"visible": [j // per_sel == k for j in range(per_sel * len(selections))]}])
                for k, (m, d) in enumerate(selections)]
-    fig.update_layout(barmode="overlay", bargap=0, height=360, margin=dict(t=70),
-                      title="Angle between test clips and their class center",
+    title = _with_notes("Angle between test clips and their class center", tables)
+    fig.update_layout(barmode="overlay", bargap=0, height=360, margin=dict(t=70 + 18 * title.count("<br>")),
+                      title=title,
                       updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.22, yanchor="top")])
     fig.update_xaxes(title_text="angle to class center (deg)", range=[0, hi])
     fig.update_yaxes(title_text="share of clips", row=1, col=1, tickformat=".0%")
     return fig
+
+
+def _with_notes(title: str, tables: dict[str, pd.DataFrame]) -> str:
+    """``title`` with the tables' distinct ``attrs["note"]`` lines under it (plotly subtitle)."""
+    notes = [n for n in dict.fromkeys(t.attrs.get("note", "") for t in tables.values()) if n]
+    return title + "".join(f"<br><sup>{n}</sup>" for n in notes)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ Everything here returns a ``plotly.graph_objects.Figure`` or a ``pandas.DataFram
 - :func:`roc_figure`: an ROC curve with the pAUC region (FPR <= ``max_fpr``) shaded;
 - :func:`example_clips` and :func:`spectrogram_figure`: log-mel spectrograms side by side;
 - :func:`anomaly_kinds`, :func:`top_clips`, :func:`kind_auc`: what the factory ground truth
-  says about the anomalies and about the clips a method ranks highest;
+  says about the anomalies and about the clips a method ranks highest (:func:`no_ground_truth`:
+  the note shown instead on data without it);
 - :func:`load_history` and :func:`history_figure`: a run's learning curves with their
   converged / still improving verdicts, when it saved a history.
 """
@@ -171,12 +172,19 @@ def roc_figure(labels, scores, max_fpr: float = MAX_FPR, domains=None, title: st
 def pick_machine(table: pd.DataFrame, machine: str | None, prefer: str = "valve") -> str:
     """The machine type a notebook looks at: ``machine`` when the clip ``table`` has it (else a
     :class:`~asdlab.core.errors.ConfigError` listing those it has); ``None``: ``prefer`` when
-    present, else the first machine type in alphabetical order."""
+    present, else the first machine type in alphabetical order, among those with labelled normal
+    and anomalous test clips when there are any (evaluation data have none)."""
     from asdlab.core.errors import ConfigError
 
     have = sorted(table["machine"].unique())
     if machine is None:
-        return prefer if prefer in have else have[0]
+        labelled = []
+        if {"split", "label"} <= set(table.columns):
+            test = table[table["split"] == "test"]
+            labels = test.groupby("machine")["label"].agg(lambda s: set(s.dropna()))
+            labelled = [m for m in have if {"normal", "anomaly"} <= labels.get(m, set())]
+        pool = labelled or have
+        return prefer if prefer in pool else pool[0]
     if machine not in have:
         raise ConfigError(f"notebook parameter machine={machine!r}: not in this dataset; it has {', '.join(have)}")
     return machine
@@ -247,6 +255,15 @@ def spectrogram_figure(clips: dict[str, str | os.PathLike], params: LogMelParams
 
 
 # --- ground truth and rankings ----------------------------------------------------------------
+
+def no_ground_truth(what: str):
+    """A one-line Markdown note for a notebook section that needs the factory's ground truth on
+    data that have none (real DCASE data): ``what`` is what cannot be shown."""
+    from IPython.display import Markdown
+
+    return Markdown(f"*These data have no factory ground truth (`ground_truth/clips/`, written only by "
+                    f"`asdlab synth`): {what} cannot be shown.*")
+
 
 def anomaly_kinds(ground_truth: pd.DataFrame) -> pd.DataFrame:
     """The anomaly kinds of each machine type: index (machine, anomaly_kind), columns clips,
