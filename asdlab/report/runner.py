@@ -26,6 +26,7 @@ Other changes to the asdlab code under an unchanged version number are not detec
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +44,7 @@ from typing import Callable
 
 import asdlab
 from asdlab.core.atomic import atomic_write_text
+from asdlab.core.lock import WAIT_ENV, folder_lock
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, default_methods, read_notebook
 
@@ -174,6 +176,17 @@ def _check_identity(out: Path, identity: dict, force: bool) -> dict | None:
     return None
 
 
+def _holding_the_report_lock(fn):
+    """``fn(data, out, ...)`` run while holding the lock of the report folder ``out``
+    (:func:`asdlab.core.lock.folder_lock`): a second report into it stops at once, naming the holder."""
+    @functools.wraps(fn)
+    def locked(data, out, *args, **kwargs):
+        with folder_lock(Path(out).expanduser().resolve(), "report folder"):
+            return fn(data, out, *args, **kwargs)
+    return locked
+
+
+@_holding_the_report_lock
 def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
                methods: list[str] | None = None, jobs: int = 2, force: bool = False,
                seed: int | None = None, seeds: list[int] | None = None,
@@ -265,7 +278,8 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
 
     parallel = max(1, min(jobs, len(tasks)))
     threads = max(1, (os.cpu_count() or 1) // parallel)
-    env = dict(os.environ, ASDLAB_THREADS=str(threads))
+    # notebooks may reuse one finished run at the same moment: wait for each other's run locks
+    env = dict(os.environ, ASDLAB_THREADS=str(threads), **{WAIT_ENV: "3600"})
     for var in THREAD_VARS:
         env.setdefault(var, str(threads))
     started = time.time()

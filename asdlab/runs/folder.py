@@ -36,6 +36,7 @@ import torch
 
 import asdlab
 from asdlab.core.atomic import atomic_write_text
+from asdlab.core.lock import folder_lock
 from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.data import build_clip_table, check_channel
 from asdlab.features.cache import default_cache_dir, file_key
@@ -105,47 +106,50 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     (None or ``"auto"``: detected from the clip table); ``channel``: which channel of multi-channel
     files is read (0, 1 or ``"mean"``; :mod:`asdlab.data.audio`). Test clips of a machine type and
     section without training clips are left out (``skipped.csv`` says why). Returns the run folder.
+    Holds the lock of ``out`` (:func:`asdlab.core.lock.folder_lock`) throughout: a second
+    process writing the same folder stops at once with a :class:`LockedError` naming the holder.
     """
     m = get_method(method)
     out = Path(out)
-    table = build_clip_table(data, machines=machines)
-    config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
-              "seed": seed, "data": str(Path(data).resolve()),
-              "data_fingerprint": data_fingerprint(table["path"]),
-              "machines": sorted(machines) if machines else None,
-              "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
-              "python": platform.python_version(), "device": device,
-              "protocol": resolve_protocol(protocol, table), "channel": check_channel(channel)}
-    if out.exists():
-        old = read_config(out)
-        if old is not None and _identity(old) == _identity(config) and not force:
-            apply_protocol(out, config["protocol"])
-            return out
-        if not force:
-            what = "a different configuration" if old is not None else "no asdlab run"
-            raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "
-                                 f"it or choose another output folder")
-    partial = out.with_name(out.name + ".partial")
-    old_partial = read_config(partial) if partial.exists() else None
-    if partial.exists() and (old_partial is None or _identity(old_partial) != _identity(config)):
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    write_json(partial / "config.json", config)
+    with folder_lock(out, "run folder"):  # a second process into the same --out fails here
+        table = build_clip_table(data, machines=machines)
+        config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
+                  "seed": seed, "data": str(Path(data).resolve()),
+                  "data_fingerprint": data_fingerprint(table["path"]),
+                  "machines": sorted(machines) if machines else None,
+                  "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
+                  "python": platform.python_version(), "device": device,
+                  "protocol": resolve_protocol(protocol, table), "channel": check_channel(channel)}
+        if out.exists():
+            old = read_config(out)
+            if old is not None and _identity(old) == _identity(config) and not force:
+                apply_protocol(out, config["protocol"])
+                return out
+            if not force:
+                what = "a different configuration" if old is not None else "no asdlab run"
+                raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "
+                                     f"it or choose another output folder")
+        partial = out.with_name(out.name + ".partial")
+        old_partial = read_config(partial) if partial.exists() else None
+        if partial.exists() and (old_partial is None or _identity(old_partial) != _identity(config)):
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True, exist_ok=True)
+        write_json(partial / "config.json", config)
 
-    ctx = RunContext(table=table, params=config["params"], seed=seed, workdir=partial,
-                     cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
-                     device=device, progress=progress, skip_unreadable=skip_unreadable,
-                     data_root=Path(data), channel=config["channel"])
-    ctx.table, untrained = without_untrained_sections(table)
-    if untrained:
-        warnings.warn(f"{method}: {len(untrained)} test clip(s) left out: {untrained[0][1]} (see skipped.csv)",
-                      stacklevel=2)
-    torch.manual_seed(seed)
-    result = m.run(ctx)
-    result.skipped = list(result.skipped) + untrained
-    write_outputs(partial, result)
-    promote(partial, out)
-    return out
+        ctx = RunContext(table=table, params=config["params"], seed=seed, workdir=partial,
+                         cache_dir=Path(cache_dir) if cache_dir else default_cache_dir(),
+                         device=device, progress=progress, skip_unreadable=skip_unreadable,
+                         data_root=Path(data), channel=config["channel"])
+        ctx.table, untrained = without_untrained_sections(table)
+        if untrained:
+            warnings.warn(f"{method}: {len(untrained)} test clip(s) left out: {untrained[0][1]} (see skipped.csv)",
+                          stacklevel=2)
+        torch.manual_seed(seed)
+        result = m.run(ctx)
+        result.skipped = list(result.skipped) + untrained
+        write_outputs(partial, result)
+        promote(partial, out)
+        return out
 
 
 def stale_runs(runs_dir: str | os.PathLike) -> list[Path]:
