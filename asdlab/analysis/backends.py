@@ -10,9 +10,7 @@ import numpy as np
 import pandas as pd
 
 from asdlab.core.errors import AsdlabError
-from asdlab.metrics import metrics_table, official_score, section_metrics
-from asdlab.metrics.official import summary_row
-from asdlab.metrics import labelled_sections
+from asdlab.metrics import labelled_sections, metrics_table, official_score, section_metrics, summary_row
 from asdlab.runs.rescore import applicable_backends, default_backend, load_inputs, score_table
 
 BACKEND_TABLE_COLUMNS = ["backend", "params", "run's own", "official score", "AUC source", "AUC target",

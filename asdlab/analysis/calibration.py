@@ -30,7 +30,7 @@ from asdlab.analysis.claims import format_mean_sd, mean_sd, official
 from asdlab.analysis.detection import ALL_KINDS, DOMAIN_ALL, detection_by_kind
 from asdlab.core.errors import AsdlabError
 from asdlab.data.groundtruth import factory_ground_truth
-from asdlab.metrics.official import official_2020  # noqa: F401  (the 2020 protocol; kept importable here)
+from asdlab.metrics import official_2020
 
 ASDKIT = {
     "dcase2020": {"ae": 65.3, "raw_spec": 64.8, "discriminative": 90.6, "best": 91.7},

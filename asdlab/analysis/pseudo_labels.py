@@ -62,7 +62,7 @@ def gain_table(run_dir: str | os.PathLike) -> pd.DataFrame:
 
 def has_gain(run_dir: str | os.PathLike) -> bool:
     """Whether the run wrote the with / without pseudo labels comparison (:func:`gain_table`): not
-    when it trained no machine-only baseline or some test labels are unknown (evaluation data)."""
+    when it trained no machine-only baseline or no section's test labels are all known."""
     return all((Path(run_dir) / f).is_file() for f in (GAIN_CSV, GAIN_JSON, TABLE_MACHINE_ONLY))
 
 
