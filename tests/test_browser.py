@@ -53,3 +53,48 @@ def test_report_html_draws_every_figure_offline(tmp_path):
 def test_missing_page_is_a_clear_error(tmp_path):
     with pytest.raises(BrowserError, match="no such file"):
         rendered_plots(tmp_path / "absent.html")
+
+
+CLICK_MENUS = r"""
+function clickMenu(gd, menu, label) {
+  gd.querySelectorAll('.updatemenu-header')[menu].dispatchEvent(new MouseEvent('click', {bubbles: true}));
+  var hit = Array.from(gd.querySelectorAll('.updatemenu-dropdown-button')).find(b => b.textContent === label);
+  hit.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+}
+var gd = document.getElementById('{plot_id}');
+setTimeout(function () {
+  clickMenu(gd, 0, 'valve');
+  setTimeout(function () {
+    clickMenu(gd, 1, 'target');
+    setTimeout(function () {
+      var shown = gd.data.map((t, i) => t.visible === true ? i : -1).filter(i => i >= 0);
+      document.body.insertAdjacentHTML('beforeend', '<pre id="shown">' + JSON.stringify(shown) + '</pre>');
+    }, 300);
+  }, 300);
+}, 300);
+"""
+
+
+@needs_chromium
+def test_figure_one_machine_then_domain_menu_in_a_real_browser(tmp_path):
+    """Clicking machine 'valve', then domain 'target' in Chromium shows valve/target only: the
+    machine menu rewrites the domain menu's buttons (issue 17: one 24-entry menu did not fit)."""
+    import json
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from asdlab.report.browser import dump_dom
+    from asdlab.viz import angle_histograms
+
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame([dict(machine=m, domain=d, label=lab, angle=float(rng.uniform(0, 60)))
+                      for m in ("fan", "valve") for d in ("source", "target") for lab in ("normal", "anomaly")
+                      for _ in range(3)])
+    page = tmp_path / "menus.html"
+    angle_histograms({"CE": t, "Noisy-ArcMix": t}).write_html(page, include_plotlyjs=True, post_script=CLICK_MENUS)
+    shown = json.loads(re.findall(r"<pre id=\"shown\">(\[.*?\])</pre>", dump_dom(page))[-1])
+    selections = [(m, d) for m in ("all", "fan", "valve") for d in ("all", "source", "target")]
+    k = selections.index(("valve", "target"))
+    assert shown == list(range(4 * k, 4 * k + 4))

@@ -126,6 +126,8 @@ def test_sphere_figure_draws_unit_points_centers_and_rays():
     assert list(fig.data[4].text) == ["class 1"]
     flat = sphere_figure(centers[:, :2] + [0, 1], points[:, :2], np.arange(10) % 2, labels)
     assert [type(t).__name__ for t in flat.data] == ["Scatter"] * 6
+    # 3-D markers are text glyphs: "x" is an emoji (an empty box without an emoji font)
+    assert fig.data[3].marker.symbol == "cross" and flat.data[3].marker.symbol == "x"
     np.testing.assert_allclose(np.hypot(flat.data[2].x, flat.data[2].y), 1.0)
     with pytest.raises(ConfigError, match="2-d or 3-d"):
         sphere_figure(rng.normal(size=(2, 4)), rng.normal(size=(3, 4)), [0, 1, 0], labels[:3])
@@ -231,3 +233,39 @@ def test_angle_explorer_callbacks_update_the_figure_widgets(tmp_path):
     assert list(tables) == ["CE", "ArcFace"] and len(tables["CE"]) == 64
     with pytest.raises(ConfigError, match="machine='pump'"):
         AngleExplorer(tmp_path, machine="pump")
+
+
+def _arrays(obj, path=()):
+    """Paths of numpy arrays anywhere in a nested dict / list."""
+    if isinstance(obj, np.ndarray):
+        return [path]
+    if isinstance(obj, dict):
+        return [p for k, v in obj.items() for p in _arrays(v, path + (k,))]
+    if isinstance(obj, (list, tuple)):
+        return [p for k, v in enumerate(obj) for p in _arrays(v, path + (k,))]
+    return []
+
+
+def test_explorer_widgets_hold_plain_lists_and_keep_a_rotated_camera(tmp_path):
+    """Issue 17: redraws raised ``The truth value of an array ...`` inside plotly's
+    ``_remove_overlapping_props`` (numpy arrays in the widget's traces), and a rotated sphere
+    snapped back on the next redraw."""
+    ex = AngleExplorer(_tiny_run(tmp_path), steps=STEPS)
+    ex.widget()
+    for widget in (ex.hist_widget, ex.sphere_widget):
+        assert [p for t in widget.data for p in _arrays(t._props)] == []
+    ex.m_slider.value = 0.3  # a retrain and redraw
+    for widget in (ex.hist_widget, ex.sphere_widget):
+        props = [t._props for t in widget.data]
+        assert [p for t in props for p in _arrays(t)] == []
+        # what plotly does with the browser's trace deltas: must not raise on any trace
+        for trace in props:
+            delta = {k: [{}] for k, v in trace.items()  # a dict-list delta on every 1-d data array
+                     if k != "uid" and isinstance(v, (list, tuple, np.ndarray)) and len(v)
+                     and np.ndim(v[0]) == 0}
+            go.FigureWidget._remove_overlapping_props(dict(trace), delta)
+    ex.sphere_widget.layout.scene.camera.eye = dict(x=0.1, y=-2.0, z=0.3)  # the user rotates
+    ex.s_slider.value = 20.0  # retrain: same classes drawn
+    assert ex.sphere_widget.layout.scene.camera.eye.y == -2.0
+    ex.machine_dropdown.value = "valve"  # other classes drawn: the view is computed afresh
+    assert ex.sphere_widget.layout.scene.camera.eye.y != -2.0

@@ -16,26 +16,85 @@ def _table(shift, seed):
     return pd.DataFrame(rows)
 
 
-def test_figure_one_has_a_panel_per_loss_and_a_dropdown_per_selection():
+def _visible_after(fig, *buttons):
+    """Trace visibility after clicking ``buttons`` (menu index, label) in order, as plotly.js
+    applies an "update" button: restyle ``args[0]``, relayout ``args[1]``."""
+    menus = [list(m.buttons) for m in fig.layout.updatemenus]
+    visible = [t.visible for t in fig.data]
+    for menu, label in buttons:
+        button = next(b for b in menus[menu] if b.label == label)
+        visible = list(button.args[0]["visible"])
+        if len(button.args) > 1:
+            for key, value in button.args[1].items():
+                if key.endswith(".buttons"):
+                    menus[int(key[len("updatemenus["):key.index("]")])] = [type(menus[0][0])(b) for b in value]
+    return visible
+
+
+def test_figure_one_has_a_panel_per_loss_and_dependent_machine_and_domain_menus():
     tables = {"ArcFace": _table(20, 0), "Noisy-ArcMix": _table(40, 1)}
     fig = angle_histograms(tables, bin_deg=5.0)
     n_sel = 3 * 3  # (all, fan, valve) x (all, source, target)
     assert len(fig.data) == n_sel * 2 * 2
     assert [a.text for a in fig.layout.annotations] == ["ArcFace", "Noisy-ArcMix"]
-    buttons = fig.layout.updatemenus[0].buttons
-    assert len(buttons) == n_sel and buttons[0].label == "all machines / both domains"
+    machines, domains = fig.layout.updatemenus
+    assert [b.label for b in machines.buttons] == ["all machines", "fan", "valve"]
+    assert [b.label for b in domains.buttons] == ["both domains", "source", "target"]
     visible = [t.visible for t in fig.data]
     assert sum(visible) == 4 and all(visible[:4])
     # the first trace: normal clips of all machines for ArcFace; shares sum to 1
     first = fig.data[0]
     assert first.name == "normal" and np.isclose(sum(first.y), 1.0)
-    # the selection 'fan / target' shows only those 5 anomalous Noisy-ArcMix clips
-    k = [b.label for b in buttons].index("fan / target")
-    shown = [t for t, v in zip(fig.data, buttons[k].args[0]["visible"]) if v]
+    # machine 'fan', then domain 'target': only those 5 anomalous Noisy-ArcMix clips
+    shown = [t for t, v in zip(fig.data, _visible_after(fig, (0, "fan"), (1, "target"))) if v]
     assert len(shown) == 4
     expected, _ = np.histogram(tables["Noisy-ArcMix"].query("machine == 'fan' and domain == 'target' and label == 'anomaly'")["angle"],
                                bins=np.arange(0.0, fig.layout.xaxis.range[1] + 5.0, 5.0))
     np.testing.assert_allclose(shown[3].y, expected / 5)
+    # the domain menu alone keeps the machine: all machines, target
+    assert _visible_after(fig, (1, "target")) == [j // 4 == 2 for j in range(36)]
+    assert _visible_after(fig, (0, "valve")) == [j // 4 == 6 for j in range(36)]
+
+
+def _open_menu_fits(fig) -> list[str]:
+    """The menus of ``fig`` whose open list (every entry, MENU_ITEM_PX each, hanging from the
+    menu) would reach below the figure's bottom edge."""
+    from asdlab.viz.figures import MENU_ITEM_PX
+    top, bottom = fig.layout.margin.t, fig.layout.margin.b
+    plot_px = fig.layout.height - top - bottom
+    bad = []
+    for k, menu in enumerate(fig.layout.updatemenus):
+        below_header = bottom + menu.y * plot_px - (MENU_ITEM_PX if menu.yanchor == "top" else 0)
+        if len(menu.buttons) * MENU_ITEM_PX > below_header:
+            bad.append(f"menu {k}: {len(menu.buttons)} entries, {below_header:.0f} px")
+    return bad
+
+
+@pytest.mark.parametrize("n_machines", [2, 8, 16])
+def test_every_menu_entry_is_inside_the_figure(n_machines):
+    """Issue 17: the 24-entry machine/domain menu of Figure 1 ran past the 360-px figure."""
+    from asdlab.viz import embedding_map, subcluster_angle_scatter
+    rng = np.random.default_rng(0)
+    machines = [f"m{k:02d}" for k in range(n_machines)]
+    t = pd.DataFrame([dict(machine=m, domain=d, label=lab, angle=float(rng.uniform(0, 60)))
+                      for m in machines for d in ("source", "target") for lab in ("normal", "anomaly")])
+    figs = [angle_histograms({"CE": t, "Noisy-ArcMix": t})]
+    points = pd.DataFrame([dict(file=f"{m}_{s}.wav", machine=m, split=s, domain="source", label="normal",
+                                x=float(rng.normal()), y=float(rng.normal())) for m in machines for s in ("train", "test")])
+    figs.append(embedding_map(points, color_by=("domain", "label")))
+    sub = t.assign(split="test", angle_class=t["angle"], angle_subcluster=t["angle"] / 2)
+    figs.append(subcluster_angle_scatter(sub))
+    for fig in figs:
+        assert _open_menu_fits(fig) == []
+
+
+def test_figure_one_menus_stay_above_the_panel_titles():
+    fig = angle_histograms({"CE": _table(20, 0), "Noisy-ArcMix": _table(40, 1)})
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    title_px = [a.y for a in fig.layout.annotations]  # subplot titles sit at paper y = 1
+    for menu in fig.layout.updatemenus:
+        assert menu.yanchor == "bottom" and (menu.y - max(title_px)) * plot_px >= 25
+        assert (menu.y - 1) * plot_px + 34 <= fig.layout.margin.t  # the closed menu is inside the margin
 
 
 # ------------------------------------------------------------------------- embedding map
@@ -146,3 +205,15 @@ def test_detection_figure_bars_per_domain_and_empty_case():
     assert [list(level) for level in order.x] == [["a", "b", "b", "a", "b"], ["all", "all", "0-0.5", "0.5-1", "0.5-1"]]
     empty = detection_figure(kind.iloc[:0], kind.iloc[:0])
     assert len(empty.data) == 0 and "no anomaly kinds" in empty.layout.annotations[0].text
+
+
+def test_format_table_keeps_the_precision_of_the_other_columns():
+    """Issue 17: ``style.format(precision=1).format({"angle_auc": ...})`` printed 6 decimals."""
+    from asdlab.viz import format_table
+    t = pd.DataFrame({"n_clips": [10, 20], "median_normal_angle": [12.3456, np.nan], "angle_auc": [0.61234, 0.7]},
+                     index=["CE", "ArcFace"])
+    html = format_table(t, 1, {"angle_auc": "{:.3f}"}).to_html()
+    cells = [c.split(">")[1] for c in html.split("<td ")[1:]]
+    assert [c.split("<")[0].strip() for c in cells] == ["10", "12.3", "0.612", "20", "-", "0.700"]
+    with pytest.raises(KeyError, match="angle_AUC"):
+        format_table(t, formats={"angle_AUC": "{:.3f}"})

@@ -19,3 +19,4 @@ from asdlab.viz.figures import (  # noqa: F401
     pseudo_label_maps,
     silhouette_figure,
 )
+from asdlab.viz.tables import format_table  # noqa: F401

@@ -30,6 +30,7 @@ each loss, for :func:`asdlab.viz.angle_histograms`).
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from pathlib import Path
@@ -233,8 +234,10 @@ def explorer_histograms(table: pd.DataFrame, history: np.ndarray | None = None,
     hist = np.asarray(history if history is not None else [], float)
     fig.add_trace(go.Scatter(x=np.arange(1, len(hist) + 1), y=hist, mode="lines", name="loss",
                              line=dict(color="black", width=1), showlegend=False), row=1, col=2)
-    fig.update_layout(barmode="overlay", bargap=0, height=340, margin=dict(t=60, b=40),
-                      title=title, legend=dict(x=0.45, xanchor="right", y=0.98, bgcolor="rgba(255,255,255,0.6)"))
+    fig.update_layout(barmode="overlay", bargap=0, height=360, margin=dict(t=90, b=40),
+                      # left-aligned and above the panels: clear of the toolbar at the top right
+                      title=dict(text=title, x=0.01, xanchor="left", y=0.97, yanchor="top", pad=dict(t=8), font=dict(size=15)),
+                      legend=dict(x=0.45, xanchor="right", y=0.98, bgcolor="rgba(255,255,255,0.6)"))
     fig.update_xaxes(title_text="angle (deg)", range=[0, edges[-1]], row=1, col=1)
     fig.update_yaxes(title_text="share of clips", tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title_text="step", row=1, col=2)
@@ -292,8 +295,10 @@ looks at the drawn centers from outside the sphere when they crowd one side. Alw
     fig.add_trace(scatter(**coords(tp), mode="markers", name="train clips (class color)",
                           marker=dict(size=small, color=[ccolor[k] for k in tc], opacity=0.35),
                           text=[names[k] for k in tc], hovertemplate="train: %{text}<extra></extra>"))
+    # 3-D markers are drawn as text glyphs; "x" is an emoji that shows as an empty box where no
+    # emoji font is installed, "cross" is a plain "+"
     for label, color, symbol in (("normal", LABEL_COLORS["normal"], "circle"),
-                                 ("anomaly", LABEL_COLORS["anomaly"], "x")):
+                                 ("anomaly", LABEL_COLORS["anomaly"], "cross" if dim == 3 else "x")):
         sel = point_label == label
         fig.add_trace(scatter(**coords(points[sel]), mode="markers", name=f"test {label}",
                               marker=dict(size=small + 1, color=color, symbol=symbol, opacity=0.8),
@@ -326,6 +331,26 @@ looks at the drawn centers from outside the sphere when they crowd one side. Alw
 
 
 # ------------------------------------------------------------------ the interactive explorer
+
+def plain_figure(fig: go.Figure) -> dict:
+    """``fig`` as a dict of plain Python types (lists, not numpy arrays). FigureWidgets get
+    these: plotly's widget compares its traces with the browser's trace deltas by truth value,
+    which raises ``ValueError: The truth value of an array ...`` on numpy arrays."""
+    def plain(obj):
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, dict) and "bdata" in obj and "dtype" in obj:  # plotly's typed-array encoding
+            values = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=obj["dtype"])
+            shape = [int(n) for n in str(obj.get("shape", "-1")).split(",")]  # e.g. "19, 37"
+            return values.reshape(shape).tolist()
+        if isinstance(obj, dict):
+            return {k: plain(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [plain(v) for v in obj]
+        return obj.item() if isinstance(obj, np.generic) else obj
+
+    return plain(fig.to_plotly_json())
+
 
 def _timed_fit(data: dict, settings: dict) -> tuple[HeadFit, float]:
     start = time.perf_counter()
@@ -375,7 +400,7 @@ class AngleExplorer:
         if p["loss"] in MIXUP_LOSSES:
             parts.append(f"alpha {p['alpha']:g}")
         where = "all machines" if self.machine == ALL else self.machine
-        return f"toy head on {self.run_dir.name}: {', '.join(parts)} — {where}"
+        return f"{', '.join(parts)} — {where}"
 
     def static(self) -> tuple[go.Figure, go.Figure]:
         """``(histograms, sphere)``: ordinary figures of the current settings (for reports)."""
@@ -383,7 +408,8 @@ class AngleExplorer:
         test_sel = _machine_mask(self.data["test_meta"], self.machine)
         train_sel = _machine_mask(self.data["train_meta"], self.machine)
         hist = explorer_histograms(table[test_sel], self.fit.history, self.fit.angles[train_sel],
-                                   title=self._title())
+                                   title=f"{self._title()}<br><sup>toy head on the embeddings of "
+                                         f"{self.run_dir.name}</sup>")
         shown = (np.unique(self.data["train_y"][train_sel]) if self.machine != ALL else None)
         sphere = sphere_figure(self.fit.centers, self.fit.transform(self.data["test_x"][test_sel]),
                                table.loc[test_sel, "head_class"].to_numpy(), table.loc[test_sel, "label"].to_numpy(),
@@ -428,8 +454,8 @@ class AngleExplorer:
                                           readout_format=".2f", description="mixup alpha", **slider)
         self.status = w.HTML()
         hist, sphere = self.static()
-        self.hist_widget = go.FigureWidget(hist)
-        self.sphere_widget = go.FigureWidget(sphere)
+        self.hist_widget = go.FigureWidget(plain_figure(hist))
+        self.sphere_widget = go.FigureWidget(plain_figure(sphere))
         for control in (self.loss_dropdown, self.dim_toggle, self.m_slider, self.s_slider, self.alpha_slider):
             control.observe(self._on_setting, names="value")
         self.machine_dropdown.observe(self._on_machine, names="value")
@@ -474,20 +500,25 @@ class AngleExplorer:
         return time.perf_counter() - start
 
     def redraw(self) -> None:
-        """Push the current fit into the FigureWidgets (no-op before :meth:`widget`)."""
+        """Push the current fit into the FigureWidgets (no-op before :meth:`widget`). A sphere
+        the user rotated keeps its camera while the drawn classes stay the same."""
         if not self._widgets_built:
             return
         hist, sphere = self.static()
         for widget, fig in ((self.hist_widget, hist), (self.sphere_widget, sphere)):
             same = [type(a) for a in widget.data] == [type(b) for b in fig.data]
+            layout = fig.layout
+            if same and widget.layout.uirevision == layout.uirevision and "scene" in layout:
+                layout.scene.camera = widget.layout.scene.camera
+            plain = plain_figure(fig)
             with widget.batch_update():
                 if same:
-                    for old, new in zip(widget.data, fig.data):
-                        old.update(new.to_plotly_json(), overwrite=True)
+                    for old, new in zip(widget.data, plain["data"]):
+                        old.update(new, overwrite=True)
                 else:
                     widget.data = ()
-                    widget.add_traces(list(fig.data))
-                widget.layout = fig.layout
+                    widget.add_traces(plain["data"])
+                widget.layout = layout
         self._sync_controls()
 
     def _sync_controls(self) -> None:

@@ -10,6 +10,11 @@ from plotly.subplots import make_subplots
 
 LABEL_COLORS = {"normal": "#1f77b4", "anomaly": "#d62728"}
 ALL = "all"
+MENU_ITEM_PX = 36
+"""Height in pixels of one entry of an open plotly dropdown (font 12, measured in Chromium: 35 px; used to size figures so
+that every entry of a menu is inside the figure)."""
+MENU_ROW_PX = 40
+"""Height in pixels reserved for a row of closed dropdown menus."""
 
 
 def _selections(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
@@ -59,17 +64,41 @@ def angle_histograms(tables: dict[str, pd.DataFrame], bin_deg: float = 2.5,
                                                    "angle %{x:.1f} deg<extra></extra>"),
                               row=1, col=col)
     per_sel = 2 * len(names)
-    buttons = [dict(label=f"{m} / {d}" if (m, d) != (ALL, ALL) else "all machines / both domains",
-                    method="update",
-                    args=[{"visible": [j // per_sel == k for j in range(per_sel * len(selections))]}])
-               for k, (m, d) in enumerate(selections)]
+    n_traces = per_sel * len(selections)
+    machines = list(dict.fromkeys(m for m, _ in selections))
+    domains = list(dict.fromkeys(d for _, d in selections))
+
+    def visible(machine, domain):
+        k = selections.index((machine, domain))
+        return [j // per_sel == k for j in range(n_traces)]
+
+    def domain_buttons(machine):
+        return [dict(label="both domains" if d == ALL else d, method="update",
+                     args=[{"visible": visible(machine, d)}]) for d in domains]
+
+    machine_buttons = [dict(label="all machines" if m == ALL else m, method="update",
+                            args=[{"visible": visible(m, ALL)},
+                                  {"updatemenus[1].buttons": domain_buttons(m), "updatemenus[1].active": 0}])
+                       for m in machines]
     title = _with_notes("Angle between test clips and their class center", tables)
-    fig.update_layout(barmode="overlay", bargap=0, height=360, margin=dict(t=70 + 18 * title.count("<br>")),
-                      title=title,
-                      updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.22, yanchor="top")])
+    top = 40 + 18 * title.count("<br>") + MENU_ROW_PX + 30  # title, the menus, the panel titles
+    fig.update_layout(barmode="overlay", bargap=0, margin=dict(t=top, b=60),
+                      title=dict(text=title, y=1.0, yref="container", yanchor="top", pad=dict(t=12)),
+                      height=menu_height(360, top, 60, len(machines)))
+    plot_px = fig.layout.height - top - 60
+    menu_y = 1.0 + 30 / plot_px  # just above the panel titles
+    fig.update_layout(updatemenus=[
+        dict(buttons=machine_buttons, x=0.0, xanchor="left", y=menu_y, yanchor="bottom"),
+        dict(buttons=domain_buttons(ALL), x=0.25, xanchor="left", y=menu_y, yanchor="bottom")])
     fig.update_xaxes(title_text="angle to class center (deg)", range=[0, hi])
     fig.update_yaxes(title_text="share of clips", row=1, col=1, tickformat=".0%")
     return fig
+
+
+def menu_height(least: int, top: int, bottom: int, entries: int) -> int:
+    """Figure height in pixels (at least ``least``) whose plot area, between margins ``top`` and
+    ``bottom``, holds an open dropdown of ``entries`` entries hanging from the top of the plot."""
+    return max(least, top + bottom + MENU_ITEM_PX * (entries + 1))
 
 
 def _with_notes(title: str, tables: dict[str, pd.DataFrame]) -> str:
@@ -187,11 +216,12 @@ def embedding_map(points: pd.DataFrame, color_by=tuple(COLOR_BY), title: str = "
                        for label, keep in [("all machines", lambda m: True),
                                            *[(mm, lambda m, mm=mm: m == mm) for mm in machines]]]
     fig.update_layout(
-        title=title, height=600, legend=dict(title=dict(text=COLOR_BY[first]), itemclick=False,
+        title=title, height=menu_height(600, 110, 80, max(len(machine_buttons), len(color_buttons))),
+        legend=dict(title=dict(text=COLOR_BY[first]), itemclick=False,
                                              itemdoubleclick=False),
         xaxis=dict(title="UMAP 1", showticklabels=False, zeroline=False),
         yaxis=dict(title="UMAP 2", showticklabels=False, zeroline=False),
-        margin=dict(t=110),  # the title, then the two menus right above the plot
+        margin=dict(t=110, b=80),  # the title, then the two menus right above the plot
         updatemenus=[dict(buttons=color_buttons, x=0.0, xanchor="left", y=1.01, yanchor="bottom"),
                      dict(buttons=machine_buttons, x=0.5, xanchor="left", y=1.01, yanchor="bottom")],
         annotations=[dict(text="color by", x=0.0, xref="paper", xanchor="right", y=1.02, yref="paper",
@@ -357,11 +387,12 @@ def subcluster_angle_scatter(table: pd.DataFrame, max_deg: float | None = None) 
     buttons = [dict(label="all machines" if m == ALL else m, method="update",
                     args=[{"visible": [j // 2 == k for j in range(n)] + [True]}])
                for k, m in enumerate(machines)]
-    fig.update_layout(height=480, width=560, title="Test clips: class angle vs nearest sub-cluster angle",
+    fig.update_layout(height=menu_height(480, 90, 80, len(buttons)), width=560,
+                      title="Test clips: class angle vs nearest sub-cluster angle",
                       xaxis=dict(title="angle to the class center (deg)", range=[0, hi]),
                       yaxis=dict(title="angle to the nearest sub-cluster (deg)", range=[0, hi]),
-                      margin=dict(t=90),
-                      updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.16, yanchor="top")])
+                      margin=dict(t=90, b=80),
+                      updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.0, yanchor="bottom")])
     return fig
 
 
