@@ -128,25 +128,34 @@ def test_embedding_map_menus_colors_symbols_and_hover():
     assert [b.label for b in color_menu.buttons] == [COLOR_BY[c] for c in COLOR_BY if c in pts.columns]  # no subcluster here
     # default coloring: domain; the legend lists source and target plus the two symbols
     assert list(data[0].marker.color) == [FIXED_COLORS["domain"]["source"]] * 3 + [FIXED_COLORS["domain"]["target"]]
-    assert sorted(t.name for t in fig.data if t.showlegend is not False and t.x[0] is None) == \
-        ["source", "target", "test clips", "train clips"]
+    assert sorted(t.name for t in fig.data if t.showlegend is not False and t.visible is not False
+                  and t.x[0] is None) == ["source", "target", "test clips", "train clips"]
     # the label button recolors the test clips: normal blue, anomalies red; legend follows
     label = color_menu.buttons[list(COLOR_BY).index("label")].args
     assert list(label[0]["marker.color"][1]) == [LABEL_COLORS["normal"], LABEL_COLORS["anomaly"], LABEL_COLORS["anomaly"]]
     assert label[1] == {"legend.title.text": COLOR_BY["label"]} and list(label[2]) == list(range(len(fig.data)))
-    legend = [t.name for t, shown in zip(fig.data, label[0]["showlegend"]) if shown]
+    legend = [t.name for t, shown in zip(fig.data, label[0]["showlegend"]) if shown and t.visible is not False]
     assert sorted(legend) == ["anomaly", "normal", "test clips", "train clips"]
     # anomaly kind: normal clips say "normal", anomalies their kind
     kind = color_menu.buttons[list(COLOR_BY).index("anomaly_kind")].args[0]
-    names = [t.name for t, shown in zip(fig.data, kind["showlegend"]) if shown]
+    names = [t.name for t, shown in zip(fig.data, kind["showlegend"]) if shown and t.visible is not False]
     assert sorted(names) == ["normal", "rub", "test clips", "train clips"]
     # true attributes v_0 / v_1 get two different palette colors
     true = color_menu.buttons[list(COLOR_BY).index("true_attributes")].args[0]["marker.color"][0]
     assert true[0] == true[2] != true[1] == true[3]
     # machine menu: 'gearbox' shows only the gearbox traces and rescales the axes
     gear = machine_menu.buttons[[b.label for b in machine_menu.buttons].index("gearbox")].args
-    assert list(gear[0]["visible"]) == [False, False, True, True] and list(gear[2]) == [0, 1, 2, 3]
+    assert list(gear[0]["visible"])[:4] == [False, False, True, True] and list(gear[2]) == list(range(len(fig.data)))
     assert gear[1]["xaxis.autorange"] is True
+    # ... and its legend lists only the gearbox's categories, whichever color option is on
+    attrs = color_menu.buttons[list(COLOR_BY).index("attributes")].args[0]["showlegend"]
+    for button, expected in [(gear, ["noAttribute"]), (machine_menu.buttons[0].args, ["noAttribute", "spd_10"])]:
+        legend = [t.name for t, shown, vis in zip(fig.data, attrs, button[0]["visible"])
+                  if shown and vis and t.x[0] is None and t.legendgroup == "attributes"]
+        assert legend == expected
+    true_attrs = color_menu.buttons[list(COLOR_BY).index("true_attributes")].args[0]["showlegend"]
+    legend = [t.name for t, shown, vis in zip(fig.data, true_attrs, gear[0]["visible"]) if shown and vis]
+    assert sorted(legend) == ["test clips", "train clips", "v_0", "v_1"]
 
 
 def test_embedding_map_skips_unknown_columns_and_rejects_bad_input():

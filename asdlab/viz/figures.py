@@ -147,7 +147,8 @@ def embedding_map(points: pd.DataFrame, color_by=tuple(COLOR_BY), title: str = "
     (circle) from test (diamond) clips; hovering shows file name, machine, domain, label,
     attributes and, where known, the factory's true attributes and anomaly kind. Each point is
     stored once; a color option only adds the points' color strings, so the figure stays light
-    for thousands of clips. The legend only names the colors (clicking it does nothing).
+    for thousands of clips. The legend only names the colors (clicking it does nothing) and lists
+    the categories of the machine shown.
     ``max_legend``: categories listed in the legend per option.
     """
     missing = [c for c in ("x", "y", "file", "machine", "split") if c not in points.columns]
@@ -187,34 +188,39 @@ def embedding_map(points: pd.DataFrame, color_by=tuple(COLOR_BY), title: str = "
             hovertemplate="<br>".join(f"{h}: %{{customdata[{i}]}}" for i, h in enumerate(hover))
                           + "<extra></extra>"))
     n_data = len(fig.data)
-    legend_of = []  # (option, category) of each legend-only trace
+    # Legend-only traces per (option, machine shown, category present there): the color menu
+    # sets their ``showlegend`` (the option), the machine menu their ``visible`` (the machine),
+    # so the two menus never undo each other and the legend lists what the machine shown has.
+    legend_of = []  # (option, machine or ALL) of each legend-only trace; option None: split symbols
     for c in options:
-        for name, color in list(colors[c].items())[:max_legend]:
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=c,
-                                       marker=dict(color=color, size=9), showlegend=c == first,
-                                       hoverinfo="skip"))
-            legend_of.append(c)
+        for g in [ALL, *machines]:
+            present = set(cats[c][pts["machine"] == g] if g != ALL else cats[c])
+            for name, color in [(n, col) for n, col in colors[c].items() if n in present][:max_legend]:
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=c,
+                                         marker=dict(color=color, size=9), showlegend=c == first,
+                                         visible=g == ALL, hoverinfo="skip"))
+                legend_of.append((c, g))
     for s, symbol in SPLIT_SYMBOLS.items():
         if (pts["split"] == s).any():
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"{s} clips",
-                                       marker=dict(color="#444", symbol=symbol, size=8),
-                                       legendgroup="split-symbols", hoverinfo="skip"))
-            legend_of.append(None)
+                                     marker=dict(color="#444", symbol=symbol, size=8),
+                                     legendgroup="split-symbols", hoverinfo="skip"))
+            legend_of.append((None, ALL))
     idx = list(range(len(fig.data)))
     color_buttons = []
     for c in options:
         marker_colors = [[colors[c][v] for v in cats[c][pts.index[(pts["machine"] == m) & (pts["split"] == s)]]]
                          for m, s in groups]
         marker_colors += [t.marker.color for t in fig.data[n_data:]]
-        shown = [False] * n_data + [o == c or o is None for o in legend_of]
+        shown = [False] * n_data + [o == c or o is None for o, _ in legend_of]
         color_buttons.append(dict(label=COLOR_BY[c], method="update",
                                   args=[{"marker.color": marker_colors, "showlegend": shown},
                                         {"legend.title.text": COLOR_BY[c]}, idx]))
-    machine_buttons = [dict(label=label, method="update",
-                            args=[{"visible": [keep(m) for m, _ in groups]},
-                                  {"xaxis.autorange": True, "yaxis.autorange": True}, list(range(n_data))])
-                       for label, keep in [("all machines", lambda m: True),
-                                           *[(mm, lambda m, mm=mm: m == mm) for mm in machines]]]
+    machine_buttons = [dict(label="all machines" if mm == ALL else mm, method="update",
+                            args=[{"visible": [mm in (ALL, m) for m, _ in groups]
+                                              + [o is None or g == mm for o, g in legend_of]},
+                                  {"xaxis.autorange": True, "yaxis.autorange": True}, idx])
+                       for mm in [ALL, *machines]]
     fig.update_layout(
         title=title, height=menu_height(600, 110, 80, max(len(machine_buttons), len(color_buttons))),
         legend=dict(title=dict(text=COLOR_BY[first]), itemclick=False,
