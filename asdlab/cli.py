@@ -1,20 +1,26 @@
 """The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report, download.
 
-Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) print one clear line to stderr and
-exit with status 2; a successful command exits 0. ``report`` exits 1 when a notebook failed.
+Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) and every :class:`OSError` (disk full,
+permission denied, a path that is a file: :func:`asdlab.core.errors.os_error_message`) print one
+line to stderr, ``asdlab <command>: error: <message>``, and exit with status 2; parameters (``--set``,
+``--device``, ``--out``) are checked before anything is written. A run or re-score stopped by an
+OSError leaves no ``OUT.partial`` (the previous ``OUT``, if any, is untouched). A successful command
+exits 0; ``report`` exits 1 when a notebook failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from asdlab.core.errors import AsdlabError, ConfigError
+from asdlab.core.errors import AsdlabError, ConfigError, os_error_message
+from asdlab.core.schema import check_out_folder
 
 
 _PY_LITERALS = {"None": None, "True": True, "False": False}
@@ -48,6 +54,7 @@ def cmd_index(args) -> int:
         print(summarize(table).to_string(index=False))
     print(f"\n{len(table)} clips, {table['machine'].nunique()} machine types")
     if args.out:
+        check_out_folder(Path(args.out).parent, "folder of --out")
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.out, index=False)
         print(f"clip table written to {args.out}")
@@ -77,17 +84,40 @@ def print_run(folder: Path) -> None:
     print(f"run folder: {folder}")
 
 
+def drop_partial(out: str | Path) -> None:
+    """Remove ``OUT.partial`` of a run or re-score that an :class:`OSError` stopped (a full disk
+    gets its space back; the finished ``OUT``, if any, is not touched). Left alone while another
+    process holds the folder's lock (:func:`asdlab.core.lock.folder_lock`)."""
+    from asdlab.core.lock import LockedError, folder_lock
+
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    if not partial.exists():
+        return
+    try:
+        with folder_lock(out, "run folder", wait_s=0):
+            shutil.rmtree(partial, ignore_errors=True)
+    except LockedError:
+        pass
+    except OSError:  # no room even for the lock file: nobody else is writing it now
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def cmd_run(args) -> int:
     from asdlab.methods import get_method
     from asdlab.runs import run_method
 
     overrides = _parse_overrides(args.set)
     get_method(args.method).params(args.preset, overrides)  # a bad --set value fails before any work
-    out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
-                     overrides=overrides, machines=args.machines,
-                     device=args.device, cache_dir=args.cache, force=args.force,
-                     progress=not args.quiet, skip_unreadable=args.skip_unreadable,
-                     protocol=args.protocol, channel=args.channel)
+    try:  # run_method checks --seed, --device and --out before it makes anything
+        out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
+                         overrides=overrides, machines=args.machines,
+                         device=args.device, cache_dir=args.cache, force=args.force,
+                         progress=not args.quiet, skip_unreadable=args.skip_unreadable,
+                         protocol=args.protocol, channel=args.channel)
+    except OSError:
+        drop_partial(args.out)
+        raise
     print_run(out)
     return 0
 
@@ -146,8 +176,14 @@ def cmd_backends(args) -> int:
 def cmd_rescore(args) -> int:
     from asdlab.runs import rescore
 
-    out = rescore(args.run, args.backend, args.out, params=_parse_overrides(args.set),
-                  decisions=args.decisions, force=args.force)
+    params = _parse_overrides(args.set)
+    check_out_folder(args.out, "run folder")
+    try:
+        out = rescore(args.run, args.backend, args.out, params=params, decisions=args.decisions,
+                      force=args.force)
+    except OSError:
+        drop_partial(args.out)
+        raise
     print_run(out)
     return 0
 
@@ -159,6 +195,7 @@ def cmd_report(args) -> int:
     if args.seed is not None and args.seeds is not None:
         raise ConfigError("--seed and --seeds together: give every seed with --seeds (the first one is "
                           "the report's main seed), e.g. --seeds 0 1 2")
+    check_out_folder(args.out, "report folder")
     skip_iri_format_checks()
     try:
         result = run_report(args.data, args.out, preset=args.preset, methods=args.methods, jobs=args.jobs,
@@ -178,8 +215,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line too: ``asdlab run: error: argument --seed: invalid
+    int value: 'abc' (see asdlab run --help)``, exit status 2 (argparse prints the usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="asdlab", description="First-shot anomalous sound detection lab (DCASE Task 2).")
+    p = OneLineParser(prog="asdlab", description="First-shot anomalous sound detection lab (DCASE Task 2).")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", help="count the clips of a dataset per machine, section, split, domain, label")
@@ -289,4 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except AsdlabError as err:
         print(f"asdlab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # disk full, permission denied, ...: one line naming the path
+        print(f"asdlab {args.command}: error: {os_error_message(err)}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 """What every notebook calls first: parameter checks, default folders, plotly and torch set-up.
 
-Notebooks in ``notebooks/`` start with a papermill ``parameters`` cell, then::
+Notebooks in ``notebooks/`` start with a papermill ``parameters`` cell, then, parameters first::
 
+    nb.check_parameter_names(globals(), "preset seed ...")  # a misspelt papermill name is an error
+    nb.check_params(preset=preset, seed=seed)    # clear errors for bad values
     info = nb.setup(seed)                        # renderer, threads, seeds
-    nb.check_params(preset=preset, seed=seed)    # clear errors for bad parameters
     data = nb.ensure_data(data_dir, preset, seed)
     runs = nb.resolve_runs(runs_dir, preset)
 
@@ -14,6 +15,8 @@ Notebooks in ``notebooks/`` start with a papermill ``parameters`` cell, then::
 
 from __future__ import annotations
 
+import ast
+import difflib
 import os
 import random
 from pathlib import Path
@@ -36,8 +39,10 @@ def setup(seed: int = 0, threads: int | None = None) -> dict:
     """Set the plotly renderer, torch's thread count and every random seed.
 
     ``threads``: torch threads (default: ``$ASDLAB_THREADS`` when set, else torch's own choice).
-    Returns ``{"device": "cuda"|"cpu", "threads": int, "seed": int}``.
+    Returns ``{"device": "cuda"|"cpu", "threads": int, "seed": int}``. A ``seed`` that is not
+    an integer >= 0 is a :class:`ConfigError` before anything is set.
     """
+    check_params(seed=seed)
     import plotly.io as pio
     import torch
 
@@ -69,36 +74,57 @@ def project_dir() -> Path:
 
 
 def check_params(**params) -> None:
-    """Raise :class:`ConfigError` naming the first bad notebook parameter.
+    """Raise :class:`ConfigError` naming the first bad notebook parameter value
+    (:func:`asdlab.report.plan.check_parameter_values`: ``preset``, ``seed``, ``method``,
+    ``methods``, ``data_dir`` / ``runs_dir``, ``interactive``, ``style``; other names are
+    type-free passengers). Call it before :func:`setup`."""
+    from asdlab.report.plan import check_parameter_values
 
-    Known names: ``preset`` (smoke / course / paper), ``seed`` (int >= 0), ``method`` (a
-    registered method), ``methods`` (list of registered methods), ``data_dir`` / ``runs_dir``
-    (None or a path string), ``interactive`` (bool), ``style`` (a factory style). Other names
-    are only type-free passengers.
+    check_parameter_values(params)
+
+
+INJECTED_HEADER = "# Parameters"
+"""The first line of the cell papermill injects (tagged ``injected-parameters``) after the
+``parameters`` cell; the kernel's input history ``In`` keeps its source."""
+
+
+def injected_names(namespace: dict) -> list[str]:
+    """Names assigned by the cells papermill injected into this kernel, in order: found in the
+    input history ``namespace["In"]`` (cells whose first line is :data:`INJECTED_HEADER`); an
+    empty list when papermill injected nothing (interactive use, or no history)."""
+    names: list[str] = []
+    for source in namespace.get("In") or ():
+        if not isinstance(source, str) or source.split("\n", 1)[0].strip() != INJECTED_HEADER:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            for target in getattr(node, "targets", [getattr(node, "target", None)]):
+                if isinstance(target, ast.Name) and target.id not in names:
+                    names.append(target.id)
+    return names
+
+
+def check_parameter_names(namespace: dict, declared) -> None:
+    """Refuse a parameter papermill injected that the notebook does not declare (papermill itself
+    only warns, and the notebook would run with its default). Call it in the first code cell
+    after the ``parameters`` cell with ``globals()`` and the parameters cell's names (a list or a
+    space-separated string; a test keeps the two equal). Looks only at the injected cell
+    (:func:`injected_names`), so interactive use and re-run cells are never refused.
+    ``asdlab report`` refuses such names before it starts a kernel
+    (:func:`asdlab.report.plan.check_parameters`); a plain ``papermill -p`` run stops here.
+    Raises one :class:`ConfigError` line naming the parameter, its value, the nearest declared
+    name and all of them.
     """
-    from asdlab.methods import PRESETS, get_method
-
-    for name, value in params.items():
-        if name == "preset" and value not in PRESETS:
-            raise ConfigError(f"notebook parameter preset={value!r}: must be one of {', '.join(PRESETS)}")
-        if name == "seed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ConfigError(f"notebook parameter seed={value!r}: must be a non-negative integer")
-        if name == "method":
-            get_method(value)
-        if name == "methods":
-            if isinstance(value, str) or not list(value):
-                raise ConfigError(f"notebook parameter methods={value!r}: must be a non-empty list of names")
-            for m in value:
-                get_method(m)
-        if name in ("data_dir", "runs_dir") and value is not None and not isinstance(value, (str, os.PathLike)):
-            raise ConfigError(f"notebook parameter {name}={value!r}: must be None or a folder path")
-        if name == "style":
-            from asdlab.data.synth import STYLES
-
-            if value not in STYLES:
-                raise ConfigError(f"notebook parameter style={value!r}: must be one of {', '.join(STYLES)}")
-        if name == "interactive" and not isinstance(value, bool):
-            raise ConfigError(f"notebook parameter interactive={value!r}: must be True or False")
+    declared = set(declared.split() if isinstance(declared, str) else declared)
+    for name in injected_names(namespace):
+        if name not in declared:
+            near = difflib.get_close_matches(name, sorted(declared), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(f"notebook parameter {name}={namespace.get(name)!r}: this notebook has no "
+                              f"such parameter; {hint}its parameters: {', '.join(sorted(declared))}")
 
 
 def ensure_data(data_dir, preset: str, seed: int = 0, progress: bool = False, style: str = "dcase2024") -> Path:

@@ -1,11 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -95,8 +98,9 @@ from asdlab.metrics import format_table, metrics_table, official_score, section_
 from asdlab.runs import load_run, run_method
 from asdlab.viz.factory_preview import preview
 
-info = nb.setup(seed)
+nb.check_parameter_names(globals(), "preset data_dir runs_dir seed interactive machine")
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive)
+info = nb.setup(seed)
 data = nb.ensure_data(data_dir, preset, seed, progress=interactive)
 runs = nb.resolve_runs(runs_dir, preset)
 pd.set_option("display.max_colwidth", 80)

@@ -1,12 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -46,9 +48,10 @@ from asdlab.runs import load_run, run_method
 from asdlab.viz import angle_histograms, detection_figure, embedding_map, score_distributions
 from asdlab.viz.teaching import history_figure, load_history
 
-info = nb.setup(seed)
+nb.check_parameter_names(globals(), "preset data_dir runs_dir seed interactive method")
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed,
                 interactive=interactive, method=method)
+info = nb.setup(seed)
 data = nb.ensure_data(data_dir, preset, seed)
 runs = nb.resolve_runs(runs_dir, preset)
 gt = factory_ground_truth(data)  # None for real DCASE data

@@ -1,12 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -63,6 +65,7 @@ from asdlab.analysis.compare import (compare_table, leaderboard, method_runs, mi
                                      seed_overview, seed_scores_figure, style_best, style_seeds)
 from asdlab.runs.seeds import check_seeds, seed_runs
 
+nb.check_parameter_names(globals(), "preset data_dir runs_dir seed interactive methods seeds claims_csv")
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive)
 if methods is not None:
     nb.check_params(methods=methods)

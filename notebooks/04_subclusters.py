@@ -1,12 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -63,10 +65,11 @@ from asdlab.analysis.subclusters import (check_subcluster_methods, load_subclust
                                 subcluster_points, subcluster_table, subcluster_usage)
 from asdlab.viz import angle_histograms, embedding_map, grid_heatmaps, subcluster_angle_scatter
 
-info = nb.setup(seed)
+nb.check_parameter_names(globals(), "preset data_dir runs_dir seed interactive methods references grid claims_csv")
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive,
                 methods=methods)
 nb.check_params(methods=references)
+info = nb.setup(seed)
 check_subcluster_methods(methods, grid)
 claims = load_claims(claims_csv)  # None when there is no measured table
 data = nb.ensure_data(data_dir, preset, seed)

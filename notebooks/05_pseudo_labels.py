@@ -1,12 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -60,9 +62,10 @@ from asdlab.analysis.pseudo_labels import (check_pseudo_label_method, cluster_qu
 from asdlab.runs import run_method
 from asdlab.viz import pseudo_label_maps, silhouette_figure
 
-info = nb.setup(seed)
+nb.check_parameter_names(globals(), "preset data_dir runs_dir seed interactive methods claims_csv")
 nb.check_params(preset=preset, data_dir=data_dir, runs_dir=runs_dir, seed=seed, interactive=interactive,
                 methods=methods)
+info = nb.setup(seed)
 method = check_pseudo_label_method(methods)
 claims = load_claims(claims_csv)  # None when there is no measured table
 data = nb.ensure_data(data_dir, preset, seed)

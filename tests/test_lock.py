@@ -89,3 +89,15 @@ def test_with_a_wait_the_second_process_takes_the_lock_when_the_first_lets_go(tm
     monkeypatch.setenv("ASDLAB_LOCK_WAIT", "not a number")  # ignored: fail at once
     with folder_lock(target):
         pass
+
+
+def test_rescore_into_a_folder_another_process_writes_exits_2_and_writes_nothing(holder, tmp_path, capsys):
+    target, proc = holder
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text('{"method": "ae_mse", "params": {}, "seed": 0}')
+    code = main(["rescore", str(src), "--backend", "mse", "--out", str(target)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{target}: run folder in use by pid {proc.pid}" in err[0]
+    assert not target.exists() and not target.with_name("out.partial").exists()

@@ -1,6 +1,7 @@
 """The notebook conventions: parameter checks, default folders, renderer and thread set-up."""
 
 import os
+from pathlib import Path
 
 import plotly.io as pio
 import pytest
@@ -95,3 +96,47 @@ def test_ensure_data_default_generates_factory_under_project(tmp_path, monkeypat
     with pytest.raises(ConfigError, match="notebook parameter style='x'"):
         nb.check_params(style="x")
     assert os.environ.get("ASDLAB_CACHE")  # conftest keeps caches out of $HOME
+
+
+@pytest.mark.parametrize("seed", ["abc", -1, 1.5, None])
+def test_setup_checks_the_seed_before_setting_anything(seed, keep_threads):
+    import plotly.io as pio
+
+    pio.renderers.default = "json"
+    with pytest.raises(ConfigError, match=rf"^notebook parameter seed={seed!r}: must be a non-negative integer$"):
+        nb.setup(seed)
+    assert pio.renderers.default == "json"  # nothing was set
+
+
+def test_check_parameter_names_reads_papermills_injected_cell():
+    history = ["", 'preset = "course"\nseed = 0\nmethod = "x"\n', '# Parameters\nmethd = "ae_mse"\nseed = 3\n',
+               "import asdlab.notebook as nb"]
+    ns = {"In": history, "preset": "course", "seed": 3, "method": "x", "methd": "ae_mse"}
+    assert nb.injected_names(ns) == ["methd", "seed"]
+    with pytest.raises(ConfigError, match=r"^notebook parameter methd='ae_mse': this notebook has no such "
+                                          r"parameter; did you mean 'method'\? its parameters: method, preset, "
+                                          r"seed$"):
+        nb.check_parameter_names(ns, "preset seed method")
+    nb.check_parameter_names({**ns, "In": history[:2]}, ["preset", "seed", "method"])  # nothing injected
+    nb.check_parameter_names({"extra": 1}, "preset")  # interactive use, no history: never refused
+    ns["In"][2] = '# Parameters\nseed = 3\n'
+    nb.check_parameter_names(ns, "preset seed method")
+
+
+NOTEBOOK_FILES = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9]*.py"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=[p.stem for p in NOTEBOOK_FILES])
+def test_every_notebook_checks_its_parameters_first(path):
+    """Each notebook names exactly its parameters cell's names to ``check_parameter_names`` and
+    checks names and values before ``nb.setup`` (issue 16: ``seed='abc'`` reached setup first)."""
+    import re
+
+    from asdlab.report.plan import declared_parameters, read_notebook
+
+    text = path.read_text()
+    found = re.search(r'nb\.check_parameter_names\(globals\(\), "([^"]*)"\)', text)
+    assert found, f"{path.name} does not call nb.check_parameter_names"
+    assert set(found.group(1).split()) == declared_parameters(read_notebook(path))
+    setup = text.index("nb.setup(")
+    assert found.start() < text.index("nb.check_params(") < setup

@@ -95,6 +95,7 @@ def test_a_linear_ce_run_keeps_its_linear_head_and_is_rescored_from_it(runs, tmp
     old = tmp_path / "old"
     shutil.copytree(src, old)
     (old / "linear_head.npz").unlink()
+    (old / "manifest.json").unlink()  # a run made before heads (and manifests) were kept
     with pytest.raises(AsdlabError, match=rf"^{old}: back end 'class_posterior' needs linear_head.npz, which "
                                           "this run folder lacks$"):
         rescore(old, "class_posterior", tmp_path / "z", params={"head": "linear"})
@@ -157,6 +158,7 @@ def test_a_backend_whose_file_the_run_lacks_is_refused_naming_both(runs, tmp_pat
     old = tmp_path / "old"
     shutil.copytree(runs["ae_mahala"], old)
     (old / "residuals.npz").unlink()  # a run saved before residual statistics were kept
+    (old / "manifest.json").unlink()  # (and before manifests)
     with pytest.raises(AsdlabError, match=rf"^{old}: back end 'mse' needs residuals.npz"):
         rescore(old, "mse", tmp_path / "y")
     with pytest.raises(AsdlabError, match="needs residuals.npz"):

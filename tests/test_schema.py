@@ -221,3 +221,48 @@ def test_a_bad_set_value_exits_2_with_one_line_before_any_work(value, tmp_path, 
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("asdlab run: error: method ae_mse: parameter epochs=") and "expected an integer >= 1" in err
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def _bad_values(rule) -> list:
+    """Values ``rule`` must refuse: a word where it takes no string, and, for a number with a
+    lower bound, one below it."""
+    bad = [] if rule.kind in ("str", "path", "list") or (rule.kind == "any_of" and any(
+        o.kind in ("str", "path", "list") for o in rule.options)) else ["abc"]
+    if rule.kind in ("int", "float") and rule.min is not None and rule.choices is None:
+        bad.append(rule.min - 1 if rule.kind == "int" else rule.min - 0.5)
+    return bad
+
+
+def test_every_preset_key_of_every_method_checks_its_type_and_range():
+    """Issue 16: ``--set epochs=abc`` / ``epochs=-3`` style values are one line for every key of
+    every method: the message names the method, the key, the value and what is allowed."""
+    checked = 0
+    for m in list_methods():
+        for key, rule in m.schema.params.items():
+            if rule.kind in ("int", "float"):
+                assert rule.min is not None or rule.choices is not None, f"{m.name}.{key}: no lower bound"
+            for value in _bad_values(rule):
+                with pytest.raises(ConfigError) as info:
+                    m.params("smoke", {key: value})
+                assert str(info.value).startswith(f"method {m.name}: parameter {key}={value!r}: expected "), \
+                    str(info.value)
+                assert "\n" not in str(info.value)
+                checked += 1
+    assert checked > 100
+
+
+def test_check_seed_and_check_out_folder(tmp_path):
+    from asdlab.core.schema import SEED_MAX, check_out_folder, check_seed
+
+    assert check_seed(0) == 0 and check_seed(SEED_MAX) == SEED_MAX
+    for bad in (-1, SEED_MAX + 1, True, 1.0, "3"):
+        with pytest.raises(ConfigError, match=rf"^seed={bad!r}: expected an integer in \[0, 4294967295\]$"):
+            check_seed(bad)
+    afile = tmp_path / "f"
+    afile.write_text("")
+    check_out_folder(tmp_path / "new" / "deeper", "run folder")  # creatable: fine, nothing made
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+    with pytest.raises(ConfigError, match=f"^run folder {afile}: is a file, not a folder; give a folder path$"):
+        check_out_folder(afile, "run folder")
+    with pytest.raises(ConfigError, match=f"^report folder {afile}/a/b: {afile} is a file, not a folder"):
+        check_out_folder(afile / "a" / "b", "report folder")

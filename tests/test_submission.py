@@ -244,3 +244,37 @@ def test_evaluate_dcase2020_style_ground_truth_without_domains(tmp_path):
     assert list(table.columns) == ["AUC", "pAUC"]
     values = np.concatenate([sections["auc"], sections["pauc"]])
     assert score == pytest.approx(len(values) / np.sum(1 / values))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_a_non_finite_score_on_line_1_is_named_as_such_not_as_a_header(tmp_path, value):
+    path = _one_file(tmp_path, f"a.wav,{value}\nb.wav,0.5\n")
+    with pytest.raises(SubmissionError) as err:
+        read_submission(tmp_path)
+    assert str(err.value) == f"{path}, line 1: score '{value}' of 'a.wav' is not a finite number"
+
+
+def test_a_byte_order_mark_is_named(tmp_path):
+    """The official evaluator (open + csv.reader, rows sorted by name) keeps the BOM in the first
+    name, which then sorts last: the scores are paired with the wrong labels. Refused by name."""
+    path = tmp_path / "anomaly_score_fan_section_00_test.csv"
+    path.write_bytes("a.wav,0.5\nb.wav,0.1\n".encode("utf-8-sig"))
+    with pytest.raises(SubmissionError, match="starts with a UTF-8 byte-order mark") as err:
+        read_submission(tmp_path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    assert sorted(["\ufeffa.wav", "b.wav"]) == ["b.wav", "\ufeffa.wav"]  # why the evaluator mis-pairs
+
+
+def test_names_that_differ_by_an_invisible_character_are_shown_escaped(tmp_path):
+    clips = dev_clips()
+    gt_dir = write_ground_truth(tmp_path / "gt", clips)
+    write_submission(clips, tmp_path / "sub")
+    f = tmp_path / "sub" / "anomaly_score_ToyCar_section_00_test.csv"
+    (tmp_path / "sub" / "decision_result_ToyCar_section_00_test.csv").unlink(missing_ok=True)
+    lines = f.read_text().splitlines(keepends=True)
+    name = lines[1].split(",")[0]
+    lines[1] = "\ufeff" + lines[1]  # a BOM inside the file (two files concatenated)
+    f.write_text("".join(lines))
+    with pytest.raises(SubmissionError) as err:
+        evaluate(tmp_path / "sub", ground_truth_dir=gt_dir)
+    assert f"1 missing row(s): {name}; 1 extra row(s) not in the ground truth: '\\ufeff{name}'" in str(err.value)

@@ -239,7 +239,7 @@ class GMMScorer(Scorer):
               "reg_covar": Float(min=0, min_open=True, help="added to every covariance diagonal"),
               "weighted": Bool(help="use the component weights"),
               "n_components": Int(min=1, help="components without sub-cluster centers"),
-              "seed": Int(help="scikit-learn random state")}
+              "seed": Int(0, 2**32 - 1, help="scikit-learn random state")}
     artifacts = ("subcluster_centers",)
 
     def __init__(self, domain_rule: str = "clip", reg_covar: float = REG_COVAR, weighted: bool = True,

@@ -142,7 +142,7 @@ class KMeansScorer(Scorer):
     summary = "min cosine distance to k-means centroids of source clips and to every target clip"
     paper = "Wilkinghoff 2023/2024 scoring, used by seed 000 (Small Rice DCASE2024)"
     params = {"n_clusters": Int(min=1, help="k-means K per section"),
-              "seed": Int(help="k-means random state"),
+              "seed": Int(0, 2**32 - 1, help="k-means random state"),
               "n_init": Int(min=1, help="k-means restarts")}
 
     def __init__(self, n_clusters: int = 16, seed: int = 0, n_init: int = 10):

@@ -89,7 +89,15 @@ class _CenterScorer(Scorer):
             raise DataError(f"back end {self.name!r}: class index {int(idx.max())} but only "
                             f"{len(weight)} class centers")
         empty = np.array([], np.int64)
-        cand = [self.classes_.get(k, empty) if i < 0 else empty for k, i in zip(section_keys(meta), idx)]
+        keys = section_keys(meta)
+        cand = [self.classes_.get(k, empty) if i < 0 else empty for k, i in zip(keys, idx)]
+        lost = [j for j, (c, i) in enumerate(zip(cand, idx)) if i < 0 and len(c) == 0]
+        if lost:
+            j = lost[0]
+            name = meta["file"].iloc[j] if "file" in meta.columns else f"row {j}"
+            raise DataError(f"back end {self.name!r}: test clip {name} (machine {meta['machine'].iloc[j]!r} "
+                            f"section {meta['section'].iloc[j]}) is of a class never seen in training and its "
+                            f"section has no training class to compare it with ({len(lost)} such clip(s))")
         return class_scores(X, weight, idx, cand, **kwargs)
 
     def _head_arrays(self) -> tuple[np.ndarray, dict]:

@@ -18,11 +18,17 @@ Bad input raises :class:`~asdlab.core.errors.MetricsError`, since decisions feed
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import numpy as np
 import pandas as pd
 import scipy.stats
 
 from asdlab.core.errors import MetricsError
+
+MIN_GAMMA_SCORES = 2
+"""Fewest training scores of a section :func:`add_decisions` fits a gamma threshold to."""
 
 
 def _train_scores(train_scores, min_size: int = 1) -> np.ndarray:
@@ -84,15 +90,40 @@ def add_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame) -> None:
     percentile of a gamma distribution fitted to the training scores; decision = score > it.
     Where every training score of a section is equal (a back end that keeps each training clip
     as a reference, e.g. k-means with K >= the section's clips), no gamma can be fitted and the
-    threshold is that score (the 90th percentile)."""
+    threshold is that score (the 90th percentile). A section with fewer than
+    :data:`MIN_GAMMA_SCORES` training scores gets no threshold: its decisions are left missing
+    (``<NA>``, the ``decision`` columns become ``Int64``) and one warning names it; errors name
+    the machine and section."""
     for frame in (train_scores, scores):
         frame["decision"] = 0
+    undecided = []
     for (machine, section), tr in train_scores.groupby(["machine", "section"]):
         s = tr["score"].to_numpy()
-        thr = percentile_threshold(s, 90.0) if len(s) > 1 and np.ptp(s) == 0 else gamma_threshold(s, q=0.9)
+        where = f"machine {machine!r} section {section}"
+        if len(s) < MIN_GAMMA_SCORES:
+            undecided.append((machine, section, f"{where}: {len(s)} training clip(s); a gamma threshold "
+                                                f"needs {MIN_GAMMA_SCORES}: no decisions for this section"))
+            continue
+        with _naming(where):
+            thr = percentile_threshold(s, 90.0) if np.ptp(s) == 0 else gamma_threshold(s, q=0.9)
+            for frame in (train_scores, scores):
+                sel = (frame["machine"] == machine) & (frame["section"] == section)
+                frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)
+    if undecided:
         for frame in (train_scores, scores):
-            sel = (frame["machine"] == machine) & (frame["section"] == section)
-            frame.loc[sel, "decision"] = decide(frame.loc[sel, "score"].to_numpy(), thr)
+            frame["decision"] = frame["decision"].astype("Int64")
+            for machine, section, _ in undecided:
+                frame.loc[(frame["machine"] == machine) & (frame["section"] == section), "decision"] = pd.NA
+        warnings.warn("; ".join(note for *_, note in undecided), stacklevel=2)
+
+
+@contextlib.contextmanager
+def _naming(where: str):
+    """Re-raise a :class:`MetricsError` with ``where`` (machine and section) in front."""
+    try:
+        yield
+    except MetricsError as err:
+        raise MetricsError(f"{where}: {err}") from err
 
 
 def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFrame, q: float = 90.0,
@@ -106,14 +137,15 @@ def add_section_domain_decisions(train_scores: pd.DataFrame, scores: pd.DataFram
     for (machine, section), tr in train_scores.groupby(["machine", "section"]):
         for domain in ("source", "target"):
             sub = tr[tr["domain"] == domain]
-            thr = percentile_threshold((sub if len(sub) else tr)[column].to_numpy(), q)
-            for frame in (train_scores, scores):
-                dom = frame["domain"]
-                match = dom == domain
-                if domain == "source":
-                    match = match | dom.isna() | ~dom.isin(["source", "target"])
-                sel = (frame["machine"] == machine) & (frame["section"] == section) & match
-                frame.loc[sel, "decision"] = decide(frame.loc[sel, column].to_numpy(), thr)
+            with _naming(f"machine {machine!r} section {section} domain {domain}"):
+                thr = percentile_threshold((sub if len(sub) else tr)[column].to_numpy(), q)
+                for frame in (train_scores, scores):
+                    dom = frame["domain"]
+                    match = dom == domain
+                    if domain == "source":
+                        match = match | dom.isna() | ~dom.isin(["source", "target"])
+                    sel = (frame["machine"] == machine) & (frame["section"] == section) & match
+                    frame.loc[sel, "decision"] = decide(frame.loc[sel, column].to_numpy(), thr)
 
 
 

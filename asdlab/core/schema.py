@@ -286,3 +286,29 @@ class Schema:
     def describe(self) -> dict[str, str]:
         """Parameter name -> what is allowed, in words."""
         return {k: p.describe() for k, p in self.params.items()}
+
+
+def check_out_folder(path, what: str = "output folder") -> None:
+    """One :class:`ConfigError` line when ``path`` cannot be a folder to write: it is a file, or a
+    folder above it is a file (checked before anything is created; nothing is made here).
+    ``what``: e.g. ``"run folder"``, the start of the message."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"{what} {path}: is a file, not a folder; give a folder path")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"{what} {path}: {parent} is a file, not a folder; give a folder path")
+
+
+SEED_MAX = 2**32 - 1
+"""The largest seed every generator here accepts (numpy's and scikit-learn's limit)."""
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` when it is an integer in ``[0, 2**32 - 1]`` (never a bool), else one
+    :class:`ConfigError` line naming ``name``, the value and what is allowed."""
+    if not _is_int(seed) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"{name}={seed!r}: expected an integer in [0, {SEED_MAX}]")
+    return seed

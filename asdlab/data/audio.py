@@ -47,10 +47,18 @@ def read_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE, channel: int | st
     ``"mean"``), resampled, PCM in [-1, 1).
 
     Raises :class:`AudioError` naming the file when it is missing, empty, truncated, corrupt,
-    not audio, holds no samples, holds non-finite samples or lacks the channel asked for.
+    not audio, cannot be opened (e.g. no permission), holds no samples, holds non-finite
+    samples or lacks the channel asked for.
     """
     channel = check_channel(channel)
     path = Path(path)
+    try:
+        return _read_audio(path, sr, channel)
+    except OSError as err:  # PermissionError, I/O errors: one line naming the file
+        raise AudioError(f"{path}: cannot read the file ({err.strerror or err})") from err
+
+
+def _read_audio(path: Path, sr: int, channel: int | str) -> np.ndarray:
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
     if path.stat().st_size == 0:
@@ -134,6 +142,11 @@ def load_clip(path: str | os.PathLike, seconds: float | None = None, mode: str =
     if seconds is None:
         return wave
     return fix_length(wave, int(round(seconds * sr)), mode, rng)
+
+
+def is_silent(wave: np.ndarray) -> bool:
+    """True when every sample of ``wave`` is zero (a silent, e.g. all-zero, recording)."""
+    return not np.any(wave)
 
 
 def read_many(paths: Iterable[str | os.PathLike], sr: int = SAMPLE_RATE, skip_unreadable: bool = False,

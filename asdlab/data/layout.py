@@ -16,8 +16,10 @@ DCASE 2021 layout is told apart (:func:`asdlab.metrics.protocols.detect_protocol
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import warnings
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -120,7 +122,15 @@ def _subdirs(folder: Path) -> list[Path]:
     """Visible sub-folders of ``folder`` (none if it does not exist)."""
     if not folder.is_dir():
         return []
-    return [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return [d for d in _listdir(folder) if d.is_dir() and not d.name.startswith(".")]
+
+
+def _listdir(folder: Path) -> list[Path]:
+    """The entries of ``folder``; a :class:`DataError` naming it when it cannot be listed."""
+    try:
+        return list(folder.iterdir())
+    except OSError as err:  # PermissionError and the like: one line, not a traceback
+        raise DataError(f"{folder}: cannot list the folder ({err.strerror or err})") from err
 
 
 def _has_split(folder: Path) -> bool:
@@ -136,18 +146,39 @@ def _select(dirs: list, machines: list[str], root) -> list:
 
 
 def _wav_files(folder: Path) -> list[Path]:
-    """Sorted ``.wav`` files of ``folder``; other audio formats are an error, the rest ignored."""
+    """Sorted ``.wav`` files of ``folder``; other audio formats are an error, the rest ignored.
+
+    A symbolic link named like a clip whose target is missing or which loops is left out with a
+    warning naming it (its clip does not exist, so no method and no ground truth sees it).
+    """
     if not folder.is_dir():
         return []
     wavs = []
-    for p in sorted(folder.iterdir()):
-        if not p.is_file() or p.name.startswith("."):
+    for p in sorted(_listdir(folder)):
+        if p.name.startswith("."):
+            continue
+        if p.suffix.lower() == ".wav" and p.is_symlink() and not p.exists():
+            warnings.warn(f"{p}: {_broken_link(p)}, left out of the clip table", stacklevel=4)
+            continue
+        if not p.is_file():
             continue
         if p.suffix.lower() == ".wav":
             wavs.append(p)
         elif p.suffix.lower() in OTHER_AUDIO:
             raise DataError(f"{p}: only .wav audio is supported; convert or remove this file")
     return wavs
+
+
+def _broken_link(p: Path) -> str:
+    """Why the symbolic link ``p`` leads to no file: a loop, or a missing target."""
+    try:
+        p.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop so
+        return "symbolic link loop"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return f"broken symbolic link (target {os.readlink(p)} does not exist)"
 
 
 def _machine_rows(dataset: str, machine: str, folder: Path) -> list[dict]:

@@ -24,6 +24,7 @@ from asdlab.features.cache import file_key
 from asdlab.artifacts.residuals import save_residuals
 from asdlab.core.errors import DataError
 from asdlab.features import stack_frames
+from asdlab.features.frames import fix_frames
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
 from asdlab.core.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
@@ -44,13 +45,22 @@ _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bott
                "batch_size", "lr", "val_fraction", "epochs")
 
 
+def _compute(device: str) -> str:
+    """What changes a trained model's float bytes besides the data and parameters: the device type,
+    and on the CPU torch's intra-op thread count (it changes the summation order), e.g. "cpu-1"."""
+    dev = resolve_device(device)
+    return f"cpu-{torch.get_num_threads()}" if dev.type == "cpu" else dev.type
+
+
 def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
     # the channel policy enters the key when it is not the default 0, so models cached before
-    # the policy existed (mono factory data: channel 0 = the old channel mean) stay valid
+    # the policy existed (mono factory data: channel 0 = the old channel mean) stay valid;
+    # "compute" (device type, CPU thread count) entered it with issue 16: models cached before
+    # are no longer found and are retrained once
     channel = {} if ctx.channel == 0 else {"channel": ctx.channel}
     blob = json.dumps({"params": {k: ctx.params[k] for k in _TRAIN_KEYS}, "seed": ctx.seed,
-                       "machine": machine, "files": [file_key(p) for p in train_paths], **channel},
-                      sort_keys=True)
+                       "machine": machine, "files": [file_key(p) for p in train_paths], **channel,
+                       "compute": _compute(ctx.device)}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -132,7 +142,9 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         skipped += bad
         keep = np.array([f is not None for f in feats])
         rows = rows[keep]
-        vecs = [stack_frames(f, p["n_frames"]).astype(np.float32) for f in feats if f is not None]
+        # a clip shorter than n_frames frames is tiled to n_frames, as the other methods tile short clips
+        vecs = [stack_frames(fix_frames(f, p["n_frames"]) if f.shape[1] < p["n_frames"] else f,
+                             p["n_frames"]).astype(np.float32) for f in feats if f is not None]
         is_train = (rows["split"] == "train").to_numpy()
         train_vecs = [v for v, t in zip(vecs, is_train) if t]
         test_vecs = [v for v, t in zip(vecs, is_train) if not t]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +122,20 @@ def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
     p = ctx.params
     cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
                          device=str(resolve_device(ctx.device)), channel=ctx.channel)
-    return cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable,
-                                                                channel=ctx.channel))
+    feats, skipped = cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable,
+                                                                          channel=ctx.channel))
+    warn_silent(rows, [f is not None and np.ptp(f) == 0 for f in feats])  # silence: one constant log-mel
+    return feats, skipped
+
+
+def warn_silent(rows: pd.DataFrame, silent) -> None:
+    """One warning naming every training clip of ``rows`` flagged in ``silent`` (row-aligned
+    booleans): a silent (all-zero) recording teaches a model nothing about the machine."""
+    flagged = (rows["split"] == "train").to_numpy() & np.asarray(silent, dtype=bool)
+    if flagged.any():
+        names = list(rows["path"][flagged])
+        warnings.warn(f"{len(names)} silent (all-zero) training clip(s), used as they are: " + ", ".join(map(str, names)),
+                      stacklevel=3)
 
 
 def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.DataFrame, list, np.ndarray]:
@@ -142,10 +155,14 @@ def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd
     (re-indexed), skipped)``, unreadable clips skipped (and listed) with ``ctx.skip_unreadable``."""
     from asdlab.data.audio import read_many
 
+    from asdlab.data.audio import is_silent
+
     waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable, channel=ctx.channel)
     bad = {str(p) for p, _ in skipped}
     keep = ~rows["path"].astype(str).isin(bad).to_numpy()
-    return waves, rows[keep].reset_index(drop=True), skipped
+    rows = rows[keep].reset_index(drop=True)
+    warn_silent(rows, [is_silent(w) for w in waves])
+    return waves, rows, skipped
 
 
 def train_test_waveforms(ctx: RunContext) -> tuple[list, pd.DataFrame, list, pd.DataFrame, list]:

@@ -19,7 +19,13 @@ clips with the 2021 test folder (column ``folder``), so that the 2021 protocol i
 The evaluator sorts both sides by file name and pairs rows by position, so a header line or a
 missing row breaks it. :func:`evaluate` pairs rows by name instead and refuses any mismatch,
 naming the file and the rows, and scores under the protocol the ground truth calls for
-(:mod:`asdlab.metrics.protocols`) unless told which.
+(:mod:`asdlab.metrics.protocols`) unless told which. A file that starts with a UTF-8 byte-order
+mark is refused by name: the official evaluators (e.g. ``dcase2023_task2_evaluator.py``,
+``read_score``: ``open()`` + ``csv.reader``, then ``sorted``) keep the mark as part of the first
+file name, which then sorts last and pairs that row's score with another clip's label, silently
+(pandas' ``read_csv`` would strip it, but the evaluators do not use it for these files). Names
+with invisible or control characters are quoted with escapes in mismatch messages. A submission
+folder inside a run folder with a manifest (:mod:`asdlab.core.manifest`) is checked against it first.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import pandas as pd
 
 from asdlab.core.atomic import atomic_write
 from asdlab.core.errors import SubmissionError
+from asdlab.core.manifest import verify_manifest
 from asdlab.metrics import metrics_table, official_score, resolve_protocol, section_metrics
 
 SCORE_RE = re.compile(r"^anomaly_score_(?P<machine>.+)_section_(?P<section>\d{2})_test\.csv$")
@@ -139,9 +146,16 @@ def _write_atomic(path: Path, text: str) -> Path:
 def _read_rows(path: Path, value_name: str, parse) -> dict[str, object]:
     """``{name: parse(value)}`` from a headerless two-column CSV, in file order.
 
-    Raises :class:`SubmissionError` naming ``path`` for an empty file, a header line, a row
-    without exactly two columns, a value ``parse`` rejects (``ValueError``) or a repeated name.
+    Raises :class:`SubmissionError` naming ``path`` for an empty file, a UTF-8 byte-order mark, a
+    header line, a row without exactly two columns, a value ``parse`` rejects (``ValueError``;
+    "not a number" for a word on line 1 that reads as a header, "not a finite number" for
+    nan / inf) or a repeated name.
     """
+    with open(path, "rb") as fh:
+        if fh.read(3) == b"\xef\xbb\xbf":
+            raise SubmissionError(f"{path}: starts with a UTF-8 byte-order mark (bytes EF BB BF); the "
+                                  "official evaluator keeps it in the first file name, sorts that row last "
+                                  "and pairs it with the wrong clip: save the file as UTF-8 without BOM")
     with open(path, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     if not rows:
@@ -156,14 +170,31 @@ def _read_rows(path: Path, value_name: str, parse) -> dict[str, object]:
         try:
             out.setdefault(name, parse(value))
         except ValueError:
-            if line == 1:
-                raise SubmissionError(f"{path}: line 1 {','.join(row)!r} looks like a header line; "
-                                      "the files must have no header") from None
-            raise SubmissionError(f"{path}, line {line}: {value_name} {value!r} of {name!r} is "
+            number = _as_float(value)
+            if number is not None and not math.isfinite(number):
+                raise SubmissionError(f"{path}, line {line}: {value_name} {value!r} of {_shown(name)} "
+                                      "is not a finite number") from None
+            if line == 1 and number is None:
+                raise SubmissionError(f"{path}: line 1 {','.join(row)!r} looks like a header line "
+                                      f"({value_name} {value!r} is not a number); the files must have "
+                                      "no header") from None
+            raise SubmissionError(f"{path}, line {line}: {value_name} {value!r} of {_shown(name)} is "
                                   "not valid") from None
         if len(out) != line:
             raise SubmissionError(f"{path}, line {line}: file {name!r} appears more than once")
     return out
+
+
+def _as_float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _shown(name: str) -> str:
+    """``name`` quoted, with escapes for invisible or control characters (a BOM, a tab)."""
+    return repr(name) if name.isprintable() else ascii(name)
 
 
 def _score(value: str) -> float:
@@ -182,7 +213,8 @@ def _zero_one(value: str) -> int:
 
 def _listing(names, what: str) -> str:
     names = sorted(names)
-    shown = ", ".join(names[:MAX_LISTED]) + (", ..." if len(names) > MAX_LISTED else "")
+    shown = ", ".join(n if n.isprintable() else ascii(n) for n in names[:MAX_LISTED]) + (
+        ", ..." if len(names) > MAX_LISTED else "")
     return f"{len(names)} {what}: {shown}"
 
 
@@ -361,8 +393,10 @@ def evaluate(submission_dir: str | os.PathLike, data_root: str | os.PathLike | N
     Returns ``(section_table, metrics_table, official_score)`` from :mod:`asdlab.metrics`; both
     tables carry the protocol in ``attrs["protocol"]``.
     """
-    gt = _select_machines(_ground_truth(data_root, ground_truth_dir), machines)
     folder = Path(submission_dir)
+    if (folder.parent / "manifest.json").is_file():  # the submission of a finished run: unchanged?
+        verify_manifest(folder.parent, under=folder.name)
+    gt = _select_machines(_ground_truth(data_root, ground_truth_dir), machines)
     sub = read_submission(folder)
     problems = _alignment_problems(gt, sub, folder)
     if problems:

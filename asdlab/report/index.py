@@ -4,6 +4,9 @@ A single self-contained page (no script, no external file): the parameters (the 
 ``seeds`` when the report used several, else the ``seed``), one row per notebook (link to its
 HTML and ``.ipynb``, status ok / failed, reused or executed now, duration, error) and the
 comparison table of :func:`asdlab.analysis.compare.compare_html` (the first seed's runs).
+The page carries the report's status and start time (``<meta name='asdlab-report-status'>``,
+``<meta name='asdlab-report-started'>``), so that it can be matched with ``report.json``;
+while the report runs (or after it was interrupted) it says so and has no comparison table.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ td.name, td.error, th.name { text-align: left; }
 .failed { color: #cf222e; font-weight: bold; }
 dl.params { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
 dl.params dt { font-weight: bold; }
+table.per-metric th.col_heading { max-width: 6.5em; overflow-wrap: anywhere; vertical-align: bottom; }
+details summary { cursor: pointer; font-weight: bold; margin-top: 0.6em; }
 """
 
 
@@ -59,10 +64,17 @@ def index_html(report: dict, comparison_html: str = "") -> str:
             f"<td class='{'ok' if e['status'] == 'ok' else 'failed'}'>{_esc(status)}</td>"
             f"<td>{_duration(e['duration_s'])}</td><td class='error'>{_esc(e.get('error') or '')}</td></tr>")
     n_failed = sum(e["status"] != "ok" for e in report["notebooks"])
+    status = report.get("status", "ok")
     summary = (f"<p class='failed'>{n_failed} of {len(report['notebooks'])} notebooks failed.</p>" if n_failed
                else f"<p class='ok'>All {len(report['notebooks'])} notebooks ran.</p>")
+    if status in ("running", "interrupted"):
+        summary = (f"<p class='failed'>This report is {'still running' if status == 'running' else 'interrupted'}"
+                   f" (or was killed): the notebooks below are those finished so far, some from an "
+                   f"earlier run; run asdlab report again to complete it.</p>")
     title = f"asdlab report: {Path(p['runs_dir']).parent.name}"
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
+    meta = (f"<meta name='asdlab-report-status' content='{_esc(status)}'>"
+            f"<meta name='asdlab-report-started' content='{_esc(report['started'])}'>")
+    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>{meta}<title>{_esc(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{_esc(title)}</h1><dl class='params'>{params}</dl>"
             f"<h2>Notebooks</h2>{summary}<table class='notebooks'><thead><tr><th class='name'>notebook</th>"
             f"<th>status</th><th>duration</th><th class='name'>error</th></tr></thead>"
@@ -80,4 +92,12 @@ def write_index(out: Path, report: dict, methods: list[str]) -> Path:
     table = compare_table(method_runs(report["parameters"]["runs_dir"], methods), warn=False)
     path = Path(out) / "index.html"
     atomic_write_text(path, index_html(report, compare_html(table)))
+    return path
+
+
+def write_status_index(out: Path, report: dict) -> Path:
+    """Write ``out/index.html`` for a report still running or interrupted: its notebooks so far,
+    no comparison table (the run folders may be half-made). Returns its path."""
+    path = Path(out) / "index.html"
+    atomic_write_text(path, index_html(report, "<p>Written when every notebook has run.</p>"))
     return path

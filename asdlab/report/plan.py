@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -202,9 +204,57 @@ def declared_parameters(nb: nbformat.NotebookNode, where: str = "notebook") -> s
 
 def check_parameters(nb: nbformat.NotebookNode, params: dict, where: str) -> None:
     """:class:`ConfigError` naming ``where`` and the first parameter in ``params`` that the
-    notebook's parameters cell does not declare (papermill would only warn)."""
+    notebook's parameters cell does not declare (papermill would only warn), or whose value
+    :func:`check_parameter_values` refuses; run before a kernel starts."""
     declared = declared_parameters(nb, where)
     for name in params:
         if name not in declared:
-            raise ConfigError(f"{where}: the parameters cell does not declare {name!r}, which the "
-                              f"report passes (declared: {', '.join(sorted(declared)) or 'none'})")
+            near = difflib.get_close_matches(name, sorted(declared), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ConfigError(f"{where}: the parameters cell does not declare {name!r}, which was "
+                              f"passed; {hint}declared: {', '.join(sorted(declared)) or 'none'}")
+    check_parameter_values(params, where)
+
+
+def check_parameter_values(params: dict, where: str = "") -> None:
+    """Raise one :class:`ConfigError` line (starting ``where: `` when given) naming the first bad
+    notebook parameter value. Known names: ``preset`` (smoke / course / paper), ``seed`` (int
+    >= 0), ``method`` (a registered method), ``methods`` (list of registered methods),
+    ``data_dir`` / ``runs_dir`` (None or a path string), ``interactive`` (bool), ``style`` (a
+    factory style); other names are not checked here."""
+    prefix = f"{where}: " if where else ""
+    if {"preset", "method", "methods"} & set(params):  # imports torch: only when needed
+        from asdlab.methods import PRESETS, get_method
+
+    def bad(name, value, allowed):
+        return ConfigError(f"{prefix}notebook parameter {name}={value!r}: must be {allowed}")
+
+    for name, value in params.items():
+        if name == "preset" and value not in PRESETS:
+            raise bad(name, value, f"one of {', '.join(PRESETS)}")
+        if name == "seed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise bad(name, value, "a non-negative integer")
+        if name == "method":
+            if not isinstance(value, str):
+                raise bad(name, value, "a method name (see `asdlab methods`)")
+            try:
+                get_method(value)
+            except ConfigError as err:
+                raise ConfigError(f"{prefix}notebook parameter method: {err}") from None
+        if name == "methods":
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+                raise bad(name, value, "a non-empty list of method names")
+            for m in value:
+                try:
+                    get_method(m)
+                except ConfigError as err:
+                    raise ConfigError(f"{prefix}notebook parameter methods: {err}") from None
+        if name in ("data_dir", "runs_dir") and value is not None and not isinstance(value, (str, os.PathLike)):
+            raise bad(name, value, "None or a folder path")
+        if name == "style":
+            from asdlab.data.synth import STYLES
+
+            if value not in STYLES:
+                raise bad(name, value, f"one of {', '.join(STYLES)}")
+        if name == "interactive" and not isinstance(value, bool):
+            raise bad(name, value, "True or False")

@@ -21,6 +21,12 @@ notebooks still reuse run folders whose configuration matches (delete ``runs/`` 
 Run folders made by older code whose method's parameters have since changed
 (:func:`asdlab.runs.folder.stale_runs`) are removed first, so their notebooks retrain them.
 Other changes to the asdlab code under an unchanged version number are not detected.
+
+Interrupts: the notebook processes die with ``asdlab report`` and their kernels with them
+(:func:`asdlab.core.procs.die_with_parent`; they also stay in its process group). ``index.html``
+always matches ``report.json``: both say "running" until the end (a killed run leaves them so),
+the comparison table comes last. Temporary files and folders carry their owner's pid; the next
+run removes those of dead owners and says so in one line.
 """
 
 from __future__ import annotations
@@ -45,12 +51,16 @@ from typing import Callable
 import asdlab
 from asdlab.core.atomic import atomic_write_text
 from asdlab.core.lock import WAIT_ENV, folder_lock
+from asdlab.core.procs import describe_removed, fault_point, remove_leftovers, temp_prefix
 from asdlab.core.errors import AsdlabError, ConfigError
+from asdlab.report.index import write_index, write_status_index
 from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, default_methods, read_notebook
 
 REPORT_FILE = "report.json"
 INDEX_FILE = "index.html"
 RUNS_DIR = "runs"
+TEMP_PREFIX = "asdlab-report-"
+"""Temporary folders of the notebook processes: ``<tempdir>/asdlab-report-<pid of asdlab report>-*``."""
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 """Set to the same count as ``$ASDLAB_THREADS`` for the kernels unless already set."""
 
@@ -97,9 +107,12 @@ def runs_state(runs_dir: Path, methods: list[str]) -> dict:
 
 def execute_in_process(spec: dict, env: dict) -> dict:
     """Run :mod:`asdlab.report.worker` on ``spec`` in a new Python process with ``env``;
-    returns its ``{"status", "error"}`` (a failed status when the process died)."""
-    with tempfile.TemporaryDirectory(prefix="asdlab-report-") as tmp:
-        spec = {**spec, "result": str(Path(tmp) / "result.json")}
+    returns its ``{"status", "error"}`` (a failed status when the process died). The process
+    dies with this one; its kernel's connection file and whatever else it puts in ``$TMPDIR``
+    go to its temporary folder."""
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
+        spec = {**spec, "result": str(Path(tmp) / "result.json"), "parent_pid": os.getpid()}
+        env = {**env, "JUPYTER_RUNTIME_DIR": str(Path(tmp) / "runtime"), "TMPDIR": tmp}
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
         with _LIVE_LOCK:
@@ -292,12 +305,18 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
               "started": _now(), "finished": None, "duration_s": None, "notebooks": []}
     entries: dict[str, dict] = {}
 
-    def save() -> None:  # earlier results of notebooks not reached yet stay on record
+    def save(final: bool = False) -> None:  # earlier results of notebooks not reached yet stay on record
         report["notebooks"] = [entries.get(t.name) or previous[t.name] for t in tasks
                                if t.name in entries or t.name in previous]
+        (out / INDEX_FILE).unlink(missing_ok=True)  # never an index.html of another report.json
         atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+        if not final:
+            write_status_index(out, report)
 
     out.mkdir(parents=True, exist_ok=True)
+    leftovers = remove_leftovers(out) + remove_leftovers(tempfile.gettempdir(), folder_prefix=TEMP_PREFIX)
+    if leftovers:
+        say(f"  {describe_removed(leftovers, out)}")
     from asdlab.runs.folder import stale_runs
 
     for folder in stale_runs(runs_dir):  # made by older code: the notebooks retrain them
@@ -317,7 +336,7 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         return None
 
     def run_one(task: Task) -> dict:
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{task.name}.", suffix=".tmp.ipynb")
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=temp_prefix(task.name), suffix=".tmp.ipynb")
         os.close(fd)
         os.unlink(tmp)
         spec = {"source": str(sources[task.notebook][0]), "name": task.name, "params": task.params,
@@ -370,6 +389,7 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
                 else:
                     say(f"  FAILED  {task.name} ({entry['duration_s']:.1f} s): {entry['error']}")
                 save()
+                fault_point("report.notebook")  # test hook: killed between notebooks
     except BaseException:
         _stop_live()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -378,12 +398,10 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
         raise
     pool.shutdown()
 
-    from asdlab.report.index import write_index
-
     failed = [e["name"] for e in report["notebooks"] if e["status"] != "ok"]
     report.update(status="failed" if failed else "ok", finished=_now(),
                   duration_s=round(time.time() - started, 2))
-    save()
+    save(final=True)
     write_index(out, report, methods)
     return ReportResult(out=out, report=report, failed=failed,
                         executed=[e["name"] for e in report["notebooks"] if e["executed"]])

@@ -4,7 +4,9 @@
 for every notebook, so a crashing kernel or library takes down only that notebook. SPEC holds
 ``source`` (notebook file), ``name`` (title), ``params``, ``cwd``, ``tmp_ipynb`` (where
 papermill writes while executing), ``ipynb`` and ``html`` (final paths) and ``result`` (where
-the outcome ``{"status": "ok"|"failed", "error": str|None}`` is written as JSON).
+the outcome ``{"status": "ok"|"failed", "error": str|None}`` is written as JSON) and
+``parent_pid`` (optional): the process dies with that parent, and its kernel with it
+(:func:`asdlab.core.procs.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ def execute(spec: dict) -> dict:
     import nbformat
     import papermill as pm
 
-    from asdlab.report.html import render_html
-    from asdlab.report.plan import read_notebook
+    from asdlab.report.html import PLOTLYJS, render_html, write_plotlyjs
+    from asdlab.report.plan import check_parameters, read_notebook
 
     tmp, error = Path(spec["tmp_ipynb"]), None
     try:
         nb = read_notebook(spec["source"])
+        check_parameters(nb, spec["params"], spec["source"])  # unknown or bad ones: no kernel starts
         pm.execute_notebook(nb, str(tmp), parameters=spec["params"], kernel_name="python3",
-                            language="python", progress_bar=False, cwd=spec["cwd"])
+                            language="python", progress_bar=False, cwd=spec["cwd"],
+                            kernel_manager_class=kernel_manager_class())
     except pm.PapermillExecutionError as err:
         error = f"{err.ename}: {err.evalue} (in cell [{err.exec_count}])"
     except Exception as err:  # kernel failed to start, unreadable notebook, ...
@@ -48,7 +52,8 @@ def execute(spec: dict) -> dict:
     if tmp.exists():
         try:
             executed = nbformat.read(tmp, as_version=4)
-            atomic_write_text(spec["html"], render_html(executed, title=spec["name"]))
+            write_plotlyjs(Path(spec["html"]).parent)  # one shared copy per report folder
+            atomic_write_text(spec["html"], render_html(executed, title=spec["name"], plotlyjs=PLOTLYJS))
         except Exception as err:
             error = error or f"HTML rendering failed: {type(err).__name__}: {err}"
         os.replace(tmp, spec["ipynb"])
@@ -57,6 +62,23 @@ def execute(spec: dict) -> dict:
         atomic_write_text(spec["html"], _error_page(spec["name"], error or "no output notebook"))
         error = error or "papermill wrote no output notebook"
     return {"status": "failed" if error else "ok", "error": error}
+
+
+def kernel_manager_class():
+    """jupyter_client's kernel manager, starting kernels that die with this process (Linux:
+    ``PR_SET_PDEATHSIG``; the kernel's own parent poller takes up to a second)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from asdlab.core.procs import pdeathsig_preexec
+
+    class DieWithWorker(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            preexec = pdeathsig_preexec()
+            if preexec is not None:
+                kw.setdefault("preexec_fn", preexec)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return DieWithWorker
 
 
 def skip_iri_format_checks() -> None:
@@ -70,6 +92,10 @@ def skip_iri_format_checks() -> None:
 def main(argv: list[str]) -> int:
     skip_iri_format_checks()
     spec = json.loads(Path(argv[0]).read_text())
+    if spec.get("parent_pid") is not None:
+        from asdlab.core.procs import die_with_parent
+
+        die_with_parent(int(spec["parent_pid"]))
     result = execute(spec)
     atomic_write_text(spec["result"], json.dumps(result) + "\n")
     return 0

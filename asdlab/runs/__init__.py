@@ -11,6 +11,7 @@ from asdlab.runs.folder import (  # noqa: F401
     write_outputs,
     load_run,
 )
+from asdlab.runs.preflight import Preflight, preflight  # noqa: F401
 from asdlab.runs.rescore import (  # noqa: F401
     applicable_backends,
     default_backend,

@@ -19,6 +19,15 @@ Safety: the run is built in ``OUT.partial`` and renamed to ``OUT`` only when com
 checkpoints included) when the configuration is the same. An existing ``OUT`` with the same
 configuration is reused as it is; one with a different configuration is an error unless
 ``force``, which replaces it only after the new run has completed.
+
+Integrity: a finished run carries ``manifest.json`` (every file's size and SHA-256,
+:mod:`asdlab.core.manifest`), written last, just before the rename. Every reader checks it:
+:func:`load_run` and :func:`asdlab.runs.rescore.rescore` stop with one line naming the file
+that differs (:class:`~asdlab.core.manifest.ManifestError`), and :func:`run_method` asked for the
+same configuration again warns with that line and retrains into a fresh ``OUT.partial`` (the
+damaged folder is never reused, and is replaced only when the new run is complete); a damaged
+``config.json`` that cannot be read stops it in one line unless ``force``. Run folders made before
+manifests existed are reused after the configuration check alone, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +46,10 @@ import torch
 import asdlab
 from asdlab.core.atomic import atomic_write_text
 from asdlab.core.lock import folder_lock
+from asdlab.core.procs import remove_leftovers
+from asdlab.core.manifest import ManifestError, verify_manifest, write_manifest
+from asdlab.core.schema import check_out_folder, check_seed
+from asdlab.train.loop import resolve_device
 from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.data import build_clip_table, check_channel
 from asdlab.features.cache import default_cache_dir, file_key
@@ -48,6 +61,7 @@ from asdlab.metrics import (DEFAULT_PROTOCOL, detect_protocol, metrics_table, of
                             read_metrics_table, resolve_protocol, section_metrics)
 from asdlab.metrics.jackknife import official_jackknife
 from asdlab.metrics.submission import write_submission
+from asdlab.runs.preflight import measurable_sections, preflight, score_missing, undecided_sections
 
 # Keys that identify what a run computed; the rest of config.json is provenance.
 _IDENTITY = ("method", "preset", "params", "seed", "data", "data_fingerprint", "machines", "channel")
@@ -91,7 +105,12 @@ def without_untrained_sections(table: pd.DataFrame) -> tuple[pd.DataFrame, list[
 def read_config(folder: Path) -> dict | None:
     """``folder/config.json`` as a dict, or None when there is none."""
     f = folder / "config.json"
-    return json.loads(f.read_text()) if f.exists() else None
+    if not f.exists():
+        return None
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise AsdlabError(f"{f}: not valid JSON ({err}); the run folder is damaged") from None
 
 
 def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
@@ -111,6 +130,12 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     """
     m = get_method(method)
     out = Path(out)
+    # parameters first: a bad one stops here, before the lock file and OUT.partial exist
+    m.params(preset, overrides)
+    check_seed(seed)
+    check_channel(channel)
+    resolve_device(device)
+    check_out_folder(out, "run folder")
     with folder_lock(out, "run folder"):  # a second process into the same --out fails here
         table = build_clip_table(data, machines=machines)
         config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
@@ -120,20 +145,39 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
                   "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
                   "python": platform.python_version(), "device": device,
                   "protocol": resolve_protocol(protocol, table), "channel": check_channel(channel)}
+        damaged = False
         if out.exists():
-            old = read_config(out)
+            try:
+                old = read_config(out)
+            except AsdlabError:
+                if not force:
+                    raise
+                old = None
             if old is not None and _identity(old) == _identity(config) and not force:
-                apply_protocol(out, config["protocol"])
-                return out
-            if not force:
+                try:
+                    verify_manifest(out)  # False (unchecked) for runs made before manifests
+                except ManifestError as err:
+                    warnings.warn(f"{err}; retraining it", stacklevel=2)
+                    damaged = True
+                else:
+                    apply_protocol(out, config["protocol"])
+                    return out
+            if not force and not damaged:
                 what = "a different configuration" if old is not None else "no asdlab run"
                 raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "
                                      f"it or choose another output folder")
+        plan = preflight(table, method, config)  # before any training; a machine with nothing to compute stops here
+        if plan.lines():
+            warnings.warn(f"{method}: " + "; ".join(plan.lines()), stacklevel=2)
         partial = out.with_name(out.name + ".partial")
-        old_partial = read_config(partial) if partial.exists() else None
-        if partial.exists() and (old_partial is None or _identity(old_partial) != _identity(config)):
+        try:
+            old_partial = read_config(partial) if partial.exists() else None
+        except AsdlabError:
+            old_partial = None
+        if partial.exists() and (damaged or old_partial is None or _identity(old_partial) != _identity(config)):
             shutil.rmtree(partial)
         partial.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(partial, recursive=True)  # temporary files of a killed run (issue 16)
         write_json(partial / "config.json", config)
 
         ctx = RunContext(table=table, params=config["params"], seed=seed, workdir=partial,
@@ -146,6 +190,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
                           stacklevel=2)
         torch.manual_seed(seed)
         result = m.run(ctx)
+        score_missing(result, ctx.table)  # unreadable test clips: rows the evaluator needs
         result.skipped = list(result.skipped) + untrained
         write_outputs(partial, result)
         promote(partial, out)
@@ -212,7 +257,13 @@ def write_outputs(folder: Path, result: MethodOutput, protocol: str | None = Non
 def write_metrics(folder: Path, scores: pd.DataFrame, protocol: str, n_skipped: int = 0) -> None:
     """``metrics.csv``, ``table.csv`` and ``summary.json`` of ``scores`` under ``protocol``, on the
     sections whose test labels are all known (:func:`labelled_sections`)."""
-    scores = labelled_sections(scores)
+    not_computed = undecided_sections(scores)
+    scores, unmeasured = measurable_sections(labelled_sections(scores), protocol)
+    not_computed += unmeasured
+    if unmeasured:
+        warnings.warn(f"{folder.name}: " + "; ".join(unmeasured), stacklevel=2)
+    if scores.empty:
+        return
     sections = section_metrics(scores, protocol)
     atomic_write_text(folder / "metrics.csv", sections.to_csv(index=False))
     atomic_write_text(folder / "table.csv", metrics_table(sections).to_csv())
@@ -223,7 +274,8 @@ def write_metrics(folder: Path, scores: pd.DataFrame, protocol: str, n_skipped: 
         interval = {"official_ci95": None, "official_ci95_evaluator": None, "official_interval": None,
                     "official_ci95_note": str(err)}
     write_json(folder / "summary.json", {"official_score": score, "protocol": protocol, **interval,
-                                         "n_test_clips": len(scores), "n_skipped": n_skipped})
+                                         "n_test_clips": len(scores), "n_skipped": n_skipped,
+                                         **({"not_computed": not_computed} if not_computed else {})})
 
 
 def run_protocol(folder: Path, scores: pd.DataFrame) -> str:
@@ -249,8 +301,11 @@ def apply_protocol(folder: Path, protocol: str) -> bool:
     summary_path = folder / "summary.json"
     if config is None:
         return False
+    checked = (folder / "manifest.json").is_file()  # rewritten after any change (verified before)
     if config.get("protocol") != protocol:
         write_json(folder / "config.json", {**config, "protocol": protocol})
+        if checked:
+            write_manifest(folder)
     if not summary_path.is_file():
         return False
     summary = json.loads(summary_path.read_text())
@@ -258,11 +313,15 @@ def apply_protocol(folder: Path, protocol: str) -> bool:
         return False
     scores = pd.read_csv(folder / "scores.csv", dtype={"section": str})
     write_metrics(folder, scores, protocol, int(summary.get("n_skipped", 0)))
+    if checked:
+        write_manifest(folder)
     return True
 
 
 def promote(partial: Path, out: Path) -> None:
-    """Rename the finished ``partial`` folder to ``out``, replacing an older run only now."""
+    """Write the manifest of the finished ``partial`` folder (:func:`asdlab.core.manifest.write_manifest`),
+    then rename it to ``out``, replacing an older run only now."""
+    write_manifest(partial)
     if out.exists():
         trash = out.with_name(out.name + ".old")
         shutil.rmtree(trash, ignore_errors=True)
@@ -275,19 +334,34 @@ def promote(partial: Path, out: Path) -> None:
 
 def load_run(folder: str | os.PathLike) -> dict:
     """A finished run folder as a dict: ``config``, ``scores``, ``train_scores`` and, when
-    present, ``metrics`` (per section), ``table`` (Table 1 form) and ``summary``."""
+    present, ``metrics`` (per section), ``table`` (Table 1 form) and ``summary``. The folder's
+    manifest is checked first (:class:`~asdlab.core.manifest.ManifestError` naming the file that
+    differs); a file that cannot be parsed is an :class:`AsdlabError` naming it."""
     folder = Path(folder)
     config = read_config(folder)
     if config is None:
         raise AsdlabError(f"{folder}: not an asdlab run folder (no config.json)")
+    verify_manifest(folder)
     dtypes = {"section": str}
     run = {"config": config,
-           "scores": pd.read_csv(folder / "scores.csv", dtype=dtypes),
-           "train_scores": pd.read_csv(folder / "train_scores.csv", dtype=dtypes)}
+           "scores": _read_csv(folder / "scores.csv", dtype=dtypes),
+           "train_scores": _read_csv(folder / "train_scores.csv", dtype=dtypes)}
     if (folder / "metrics.csv").exists():
-        run["summary"] = json.loads((folder / "summary.json").read_text())
+        try:
+            run["summary"] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise AsdlabError(f"{folder / 'summary.json'}: not valid JSON ({err}); the run folder is damaged") from None
         protocol = run["summary"].get("protocol")
-        run["metrics"] = pd.read_csv(folder / "metrics.csv", dtype=dtypes)
+        run["metrics"] = _read_csv(folder / "metrics.csv", dtype=dtypes)
         run["metrics"].attrs["protocol"] = protocol
         run["table"] = read_metrics_table(folder / "table.csv", protocol)
     return run
+
+
+def _read_csv(path: Path, **kw) -> pd.DataFrame:
+    """``pd.read_csv`` of a run folder's table; an empty or unparsable one is one line naming it."""
+    try:
+        return pd.read_csv(path, **kw)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise AsdlabError(f"{path}: cannot be read as a CSV table ({str(err).splitlines()[0]}); "
+                          "the run folder is damaged") from None

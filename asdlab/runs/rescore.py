@@ -6,7 +6,9 @@
 writes a complete run folder through the same path as :func:`~asdlab.runs.folder.run_method`
 (built in ``OUT.partial``, renamed when complete). Its ``config.json`` names the source run, the
 back end and its parameters. A run's own back end (:func:`default_backend`) with the run's
-parameters reproduces its scores exactly.
+parameters reproduces its scores exactly. The source run's manifest is checked before it is read
+(:mod:`asdlab.core.manifest`), and the output folder is written under its lock
+(:func:`asdlab.core.lock.folder_lock`), like a run's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,8 @@ from asdlab.artifacts.residuals import RESIDUAL_FILES, load_residuals
 from asdlab.backends.registry import NEED_FILES, backend_class, check_params, list_backends
 from asdlab.backends.thresholds import DECISION_RULES
 from asdlab.core.errors import AsdlabError, ConfigError, DataError
+from asdlab.core.lock import folder_lock
+from asdlab.core.manifest import ManifestError, verify_manifest
 from asdlab.methods import MethodOutput, finish, get_method, score_frame
 from asdlab.runs.folder import RunExistsError, promote, read_config, data_fingerprint, write_json, write_outputs
 
@@ -66,11 +71,13 @@ class RunInputs:
 
 
 def load_inputs(run_dir: str | os.PathLike) -> RunInputs:
-    """The back-end inputs of the run folder ``run_dir`` (an :class:`AsdlabError` if it is none)."""
+    """The back-end inputs of the run folder ``run_dir`` (an :class:`AsdlabError` if it is none,
+    a :class:`~asdlab.core.manifest.ManifestError` naming the file if it differs from its manifest)."""
     folder = Path(run_dir)
     config = read_config(folder)
     if config is None:
         raise AsdlabError(f"{folder}: not an asdlab run folder (no config.json)")
+    verify_manifest(folder)
     available = frozenset(k for k, f in NEED_FILES.items() if (folder / f).exists())
     out = RunInputs(folder, config, available)
     if "embeddings" in available:
@@ -153,8 +160,10 @@ def rescore(run_dir: str | os.PathLike, backend: str, out: str | os.PathLike, pa
     copied, and ``config.json`` naming the source run, the back end and its parameters.
 
     ``decisions``: a rule of :data:`asdlab.backends.thresholds.DECISION_RULES`. An existing
-    ``out`` made the same way from the same files is reused; one made otherwise is an error
-    unless ``force``. Returns ``out``.
+    ``out`` made the same way from the same files is reused (re-made, with a warning, when it
+    differs from its manifest); one made otherwise is an error unless ``force``. Holds the lock of
+    ``out`` while it reads and writes (a second writer stops with a
+    :class:`~asdlab.core.lock.LockedError` naming the holder). Returns ``out``.
     """
     run_dir, out = Path(run_dir), Path(out)
     if out.resolve() == run_dir.resolve():
@@ -162,6 +171,11 @@ def rescore(run_dir: str | os.PathLike, backend: str, out: str | os.PathLike, pa
     if decisions not in DECISION_RULES:
         raise ConfigError(f"unknown decision rule {decisions!r}; choose from {', '.join(DECISION_RULES)}")
     backend_class(backend)
+    with folder_lock(out, "run folder"):
+        return _rescore(run_dir, backend, out, params, decisions, force)
+
+
+def _rescore(run_dir: Path, backend: str, out: Path, params: dict | None, decisions: str, force: bool) -> Path:
     inputs = load_inputs(run_dir)
     params = backend_params(backend, inputs, params)
     refuse_missing(backend, params, inputs)
@@ -174,10 +188,20 @@ def rescore(run_dir: str | os.PathLike, backend: str, out: str | os.PathLike, pa
               "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
               "python": platform.python_version()}
     if out.exists():
-        old = read_config(out)
+        try:
+            old = read_config(out)
+        except AsdlabError:  # an unreadable config.json: replaced only with force
+            if not force:
+                raise
+            old = None
         same = old is not None and all(old.get(k) == json.loads(json.dumps(config[k])) for k in _IDENTITY)
         if same and not force:
-            return out
+            try:
+                verify_manifest(out)
+                return out
+            except ManifestError as err:
+                warnings.warn(f"{err}; re-scoring it", stacklevel=3)
+                force = True
         if not force:
             what = "a different configuration" if old is not None else "no asdlab run"
             raise RunExistsError(f"{out} already exists and holds {what}; pass --force to replace "

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from asdlab.core.atomic import atomic_write
+from asdlab.core.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -58,11 +59,34 @@ class TrainResult:
     best_val_loss: float
 
 
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+"""What ``device`` may name (:func:`resolve_device`)."""
+
+
 def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; anything else is passed to torch."""
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``; ``"cpu"``, ``"cuda"``, ``"cuda:N"``
+    or ``"mps"`` when this machine has it. Anything else, or an accelerator this machine lacks, is
+    one :class:`ConfigError` line naming the device and what is allowed (before any work)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    allowed = ", ".join(DEVICES)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {device!r}: not a device name; use one of {allowed}")
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            build = f"torch {torch.__version__}" + ("" if torch.version.cuda else ", a CPU-only build")
+            raise ConfigError(f"device {device!r}: this machine has no usable CUDA GPU ({build}); "
+                              f"use --device cpu or auto")
+        if dev.index is not None and dev.index >= n:
+            raise ConfigError(f"device {device!r}: this machine has {n} CUDA GPU(s), cuda:0 to cuda:{n - 1}")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"device {device!r}: this machine has no Apple MPS GPU; use --device cpu or auto")
+    return dev
 
 
 def split_indices(n: int, val_fraction: float, seed: int, groups=None,

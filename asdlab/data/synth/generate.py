@@ -22,6 +22,11 @@ left untouched. A complete dataset of another configuration is an error unless `
 interrupted run of another configuration is redone. WAV files in the machine folders that the
 plan does not contain (a foreign dataset) are an error unless ``force``. Run one generation
 per folder at a time.
+
+Interrupts: the worker processes die with the generating process (Linux ``PR_SET_PDEATHSIG``,
+:func:`asdlab.core.procs.die_with_parent`), so a killed generation leaves nothing running; the
+temporary files it left (their names carry the writer's pid) are removed by the next call, which
+names them in one line on stderr (when ``progress``), and never a live writer's.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ import multiprocessing
 import numbers
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from asdlab.core.errors import DataError
 from asdlab.core.atomic import atomic_write_text
+from asdlab.core.procs import describe_removed, die_with_parent, fault_point, remove_leftovers
 from asdlab.data.synth.groundtruth import TRUTH_DIR, write_machine_truth
 from asdlab.data.synth.machines import MODELS
 from asdlab.data.synth.plan import ClipSpec, machine_plan, machine_plan_2020
@@ -132,13 +139,16 @@ def write_clips(root: Path, specs: list[ClipSpec], jobs: int = 1, progress: bool
         if jobs == 1:
             for batch in batches:
                 bar.update(_render_batch(str(root), batch))
+                fault_point("synth.batch")
             return
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=die_with_parent,
+                                                    initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_render_batch, str(root), b) for b in batches]
             try:
                 for done in concurrent.futures.as_completed(futures):
                     bar.update(done.result())
+                    fault_point("synth.batch")  # test hook: killed with workers busy
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
@@ -207,9 +217,10 @@ def generate_dataset(out_dir, preset: str = "course", seed: int = 0, machines=No
     all_machines = [m for m in STYLE_MACHINES[style] if m in have | set(machines)]
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / PARTIAL_MARKER, json.dumps({**config, "machines": all_machines}, indent=2))
-    for machine in machines:
-        for stale in machine_folder(root, machine, style).glob("*/.*.tmp"):
-            stale.unlink()
+    stale = [p for machine in machines for split in sorted(machine_folder(root, machine, style).glob("*/"))
+             for p in remove_leftovers(split, legacy_age_s=0)]  # one generation per folder at a time
+    if stale and progress:
+        print(f"synth: {describe_removed(stale, root)}", file=sys.stderr)
     write_clips(root, todo, jobs, progress)
     for machine, specs in plan.items():
         write_machine_truth(root, machine, specs)
