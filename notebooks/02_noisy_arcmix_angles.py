@@ -1,12 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version,-language_info
 #     text_representation:
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -62,11 +64,12 @@ from asdlab.analysis.claims import CLAIMS_HOWTO, claim_rows, claims_markdown, lo
 from asdlab.viz.explorer import (AngleExplorer, ce_readings_note, check_figure1_params, loss_title,
                                  paper_ordering_note)
 from asdlab.runs import run_method
-from asdlab.viz import angle_histograms
+from asdlab.viz import angle_histograms, format_table
 
-info = nb.setup(seed)
+nb.check_parameter_names(globals(), "preset data_dir style runs_dir seed interactive methods explorer_run claims_csv")
 nb.check_params(preset=preset, data_dir=data_dir, style=style, runs_dir=runs_dir, seed=seed,
                 interactive=interactive, methods=methods, method=explorer_run)
+info = nb.setup(seed)
 needed = check_figure1_params(methods, explorer_run, preset)
 claims = load_claims(claims_csv)  # None when there is no measured table
 data = nb.ensure_data(data_dir, preset, seed, style=style)
@@ -116,7 +119,7 @@ angle_histograms(tables)
 
 # %%
 summary = angle_summary_by_domain(tables)
-summary.style.format(precision=1).format({"angle_auc": "{:.3f}"})
+format_table(summary, 1, {"angle_auc": "{:.3f}"})
 
 # %%
 Markdown(paper_ordering_note(summary.loc["all"]))
@@ -150,11 +153,21 @@ Markdown(ce_readings_note(summary.loc["all"]))
 # color) and the class centers (diamonds on rays from the origin); the histograms show the test
 # clips' angles to their center, the training clips' angles (grey line) and the loss curve.
 #
-# Controls: `loss`, margin `m` (radians; not used by CE), scale `s` and mixup `alpha` (ArcMix and
-# Noisy-ArcMix only) retrain the head; `space` switches between circle and sphere; `show` draws
-# one machine type only. The head always trains on every class of every machine, as the real
-# methods do (a machine whose attributes are hidden has a single class, and a softmax over one
-# class learns nothing); `show` only filters the drawing, which makes the sphere legible.
+# Controls: `run` (the embeddings of any run of this notebook: CE, ArcFace, ArcMix,
+# Noisy-ArcMix, ...; each is loaded once), `loss`, margin `m` (radians; not used by CE), scale
+# `s` and mixup `alpha` (ArcMix and Noisy-ArcMix only; the Beta(alpha, alpha) density of the
+# mixing weight is drawn next to it, and a small drawing shows which label gets the margin)
+# retrain the head; `space` switches between circle and sphere; `show` draws one machine type
+# (the first by default, or all), `domain` source or target clips only, `color` colors the test
+# clips by the factory's anomaly kind or severity (absent for real data, which have no ground
+# truth). The head always trains on every class of every machine, as the real methods do (a
+# machine whose attributes are hidden has a single class, and a softmax over one class learns
+# nothing); these only filter the drawing, which makes the sphere legible. **Pin this setting**
+# keeps the current angles as a dashed outline to compare the next setting with; **lock the
+# angle axis** keeps the x range fixed; `angles` switches to the ECDF (share of clips up to each
+# angle). Under the status line: the AUC of the angle per machine type and domain. **Click a
+# test clip** on the sphere to see its file name and log-mel and to hear it. The export button
+# writes the drawn angle table (`.csv`) and the settings (`.json`) into the folder given.
 # The same settings always give the same figure (everything is seeded by `seed`).
 #
 # Things to try: ArcFace with `m = 0` is exactly CE (compare the histograms); raise `m` and watch
@@ -163,7 +176,7 @@ Markdown(ce_readings_note(summary.loc["all"]))
 # dimensions the classes crowd the sphere, so a large margin cannot be met for all of them.
 
 # %%
-explorer = AngleExplorer(run_dirs[explorer_run], seed=seed)
+explorer = AngleExplorer(runs={loss_title(m): run_dirs[m] for m in needed}, run=loss_title(explorer_run), seed=seed)
 explorer.show(interactive)
 
 # %% [markdown]

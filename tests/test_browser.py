@@ -98,3 +98,58 @@ def test_figure_one_machine_then_domain_menu_in_a_real_browser(tmp_path):
     selections = [(m, d) for m in ("all", "fan", "valve") for d in ("all", "source", "target")]
     k = selections.index(("valve", "target"))
     assert shown == list(range(4 * k, 4 * k + 4))
+
+
+def test_pages_of_a_report_folder_share_one_plotlyjs_and_reference_no_cdn(tmp_path):
+    """Issue 17: every page inlined plotly.js (5.6-7 MB each) and asked a CDN for MathJax."""
+    from asdlab.report.html import PLOTLYJS, write_plotlyjs
+
+    js = write_plotlyjs(tmp_path)
+    assert js.name == PLOTLYJS and js.stat().st_size > 1_000_000
+    before = js.stat().st_mtime_ns
+    assert write_plotlyjs(tmp_path).stat().st_mtime_ns == before  # written once per folder
+    page = render_html(_notebook(3), title="three figures", plotlyjs=PLOTLYJS)
+    assert page.count(f'src="{PLOTLYJS}"') == 1 and len(page) < 1_000_000
+    import re
+    requests = re.findall(r"<(?:script|link|img)[^>]*(?:src|href)=[\"']https?://[^\"']*", page)
+    assert requests == [] and "MathJax.js" not in page and "cdn.jsdelivr" not in page
+    inline = render_html(_notebook(3), title="three figures")
+    assert len(inline) - len(page) > 1_000_000 and f'src="{PLOTLYJS}"' not in inline
+    with pytest.raises(ValueError, match="plotlyjs='cdn'"):
+        render_html(_notebook(1), plotlyjs="cdn")
+    if find_chromium() is not None:  # drawn offline from the shared file
+        (tmp_path / "page.html").write_text(page)
+        assert rendered_plots(tmp_path / "page.html") == 3
+
+
+@needs_chromium
+def test_the_index_comparison_fits_a_1366_px_screen(tmp_path):
+    """Issue 17: index.html's 33-column comparison table ran off the page. With 13 methods, 8
+    machines and 4 metrics the page is no wider than the window in Chromium."""
+    import json
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    from asdlab.analysis.compare import METRICS, OFFICIAL_ROW, compare_html
+    from asdlab.methods import list_methods
+    from asdlab.report.index import index_html
+
+    methods = [m.name for m in list_methods()]
+    rows = [f"machine_{k}" for k in range(8)] + ["All (hmean)", OFFICIAL_ROW]
+    cols = pd.MultiIndex.from_product([methods, METRICS], names=["method", "metric"])
+    df = pd.DataFrame(np.random.default_rng(0).uniform(0.4, 0.9, (len(rows), len(cols))), index=rows, columns=cols)
+    report = {"parameters": {"data": "/d", "preset": "course", "methods": methods, "runs_dir": "/r/runs", "seed": 0},
+              "data_fingerprint": "f", "asdlab_version": "0", "started": "s", "finished": "e", "duration_s": 1.0,
+              "notebooks": []}
+    page = index_html(report, compare_html(df)).replace(
+        "</body>", "<script>window.onload = function () { document.body.insertAdjacentHTML('beforeend', "
+                   "'<pre id=\"w\">' + Math.max(...Array.from(document.querySelectorAll('table'), "
+                   "t => t.getBoundingClientRect().right), document.documentElement.scrollWidth) + '</pre>'); };"
+                   "</script></body>")
+    (tmp_path / "index.html").write_text(page)
+    from asdlab.report.browser import _chromium
+    dom = _chromium(tmp_path / "index.html", ["--dump-dom", "--window-size=1366,900"], 3000, 120)
+    width = json.loads(re.findall(r'<pre id="w">([\d.]+)</pre>', dom)[-1])  # rightmost table edge
+    assert len(methods) >= 12 and width <= 1366

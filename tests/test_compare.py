@@ -97,14 +97,20 @@ def test_best_value_per_row_and_metric_is_marked(runs):
     assert not best_mask(df[["a"]]).to_numpy().any()
 
     page = compare_html(df)
-    style = page[page.index('<style type="text/css">', page.index('id="T_leaderboard"')):]
-    bold = {(int(r), int(c)) for block in re.findall(r"([^{}]*)\{\s*font-weight: bold;", style.split("</style>")[0])
-            for r, c in re.findall(r"#T_compare_row(\d+)_col(\d+)", block)}
-    expected = {(df.index.get_loc(r), df.columns.get_loc(c)) for r, c in best}
-    assert bold == expected
+    metrics = list(df.columns.get_level_values("metric").unique())
+    rows = [r for r in df.index if r != OFFICIAL_ROW]
+    for k, metric in enumerate(metrics):  # one machine x method table per metric
+        start = page.index(f'<style type="text/css">', page.index(f"<summary>{metric}</summary>"))
+        style = page[start:page.index("</style>", start)]
+        bold = {(int(r), int(c)) for block in re.findall(r"([^{}]*)\{\s*font-weight: bold;", style)
+                for r, c in re.findall(rf"#T_compare{k}_row(\d+)_col(\d+)", block)}
+        methods = list(df.columns.get_level_values("method").unique())
+        expected = {(rows.index(r), methods.index(c[0])) for r, c in best if c[1] == metric and r in rows}
+        assert bold == expected, metric
+    assert page.count("<details") == len(metrics) and page.count("<details open>") == 1
     assert ">90.00%<" in page and ">66.00%<" in page
     # the leaderboard first: b (66 %) above a (62 %), its best official score bold
-    lead = page[:page.index('id="T_compare"')]
+    lead = page[:page.index('id="T_compare0"')]
     assert lead.index(">b<") < lead.index(">a<")
     assert re.search(r"#T_leaderboard_row0_col3[^{]*\{\s*font-weight: bold", lead)
     assert not re.search(r"#T_leaderboard_row1_col3[^{]*\{\s*font-weight: bold", lead)

@@ -196,10 +196,10 @@ def _data(widget):
 
 
 def test_angle_explorer_callbacks_update_the_figure_widgets(tmp_path):
-    ex = AngleExplorer(_tiny_run(tmp_path), steps=STEPS)
+    ex = AngleExplorer(_tiny_run(tmp_path), steps=STEPS, machine="all")
     box = ex.widget()
     assert isinstance(ex.hist_widget, go.FigureWidget) and isinstance(ex.sphere_widget, go.FigureWidget)
-    assert box.children[-1] is ex.sphere_widget and not ex.m_slider.disabled and not ex.alpha_slider.disabled
+    assert ex.sphere_widget in box.children and not ex.m_slider.disabled and not ex.alpha_slider.disabled
     assert ex.m_slider.continuous_update is False and "AUC" in ex.status.value
     start_hist, start_sphere = _data(ex.hist_widget), _data(ex.sphere_widget)
     summary = ex.summary().iloc[0]
@@ -269,3 +269,298 @@ def test_explorer_widgets_hold_plain_lists_and_keep_a_rotated_camera(tmp_path):
     assert ex.sphere_widget.layout.scene.camera.eye.y == -2.0
     ex.machine_dropdown.value = "valve"  # other classes drawn: the view is computed afresh
     assert ex.sphere_widget.layout.scene.camera.eye.y != -2.0
+
+
+# ------------------------------------------------------------------ issue 17, item 2: what a researcher asked for
+
+import json  # noqa: E402
+import math  # noqa: E402
+
+import soundfile as sf  # noqa: E402
+from plotly.callbacks import Points  # noqa: E402
+from scipy.stats import beta as beta_law  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from asdlab.analysis.angles import angle_auc_table, ecdf  # noqa: E402
+from asdlab.viz.explorer_parts import (KIND_COLORS, MARGIN_RULES, NORMAL_COLOR, SEVERITY_COLORS,  # noqa: E402
+                                       beta_density, beta_figure, clip_colors, find_clip, margin_figure,
+                                       margin_passes)
+
+KINDS = ("click", "hum")
+
+
+def _with_data(folder, root, seed=0):
+    """:func:`_tiny_run` plus a dataset root it came from: config.json naming ``root``, the
+    factory's ground truth (anomaly kind click / hum alternating, severity 0.1 .. 0.9) and a
+    short WAV for every test clip under ``root/<machine>/test/``."""
+    _tiny_run(folder, seed=seed)
+    meta = pd.read_csv(folder / "embeddings.csv", keep_default_na=False)
+    test = meta[(meta["split"] == "test") & meta["label"].isin(["normal", "anomaly"])]
+    rng = np.random.default_rng(seed)
+    for machine, part in test.groupby("machine"):
+        (root / machine / "test").mkdir(parents=True, exist_ok=True)
+        anomalous = (part["label"] == "anomaly").to_numpy()
+        order = np.cumsum(anomalous) - 1
+        gt = pd.DataFrame({"file_name": part["file"], "anomaly": np.where(anomalous, np.array(KINDS)[order % 2], ""),
+                           "severity": np.where(anomalous, 0.1 + 0.8 * (order % 5) / 4, 0.0), "attributes": ""})
+        (root / "ground_truth" / "clips").mkdir(parents=True, exist_ok=True)
+        gt.to_csv(root / "ground_truth" / "clips" / f"{machine}.csv", index=False)
+        for f in part["file"]:
+            sf.write(root / machine / "test" / f, 0.1 * rng.normal(size=4000).astype(np.float32), 16000)
+    (folder / "config.json").write_text(json.dumps({"method": "tiny", "data": str(root), "channel": 0}))
+    return folder
+
+
+def test_ecdf_and_the_auc_table_by_machine_and_domain():
+    x, y = ecdf([3.0, 1.0, 11.0, 2.0])
+    np.testing.assert_allclose(x, [1, 2, 3, 11])
+    np.testing.assert_allclose(y, [0.25, 0.5, 0.75, 1.0])
+    assert [len(a) for a in ecdf([])] == [0, 0]
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame({"machine": np.repeat(["fan", "valve"], 20), "domain": np.tile(["source", "target"], 20),
+                      "label": np.tile(["normal"] * 3 + ["anomaly"], 10), "angle": rng.uniform(0, 60, 40)})
+    t.loc[(t["machine"] == "valve") & (t["domain"] == "target"), "label"] = "normal"  # no anomaly: undefined
+    auc = angle_auc_table(t)
+    assert list(auc.index) == ["fan", "valve", "all"] and list(auc.columns) == ["all", "source", "target"]
+    for m in ("fan", "valve", "all"):
+        for d in ("all", "source", "target"):
+            part = t[((t["machine"] == m) | (m == "all")) & ((t["domain"] == d) | (d == "all"))]
+            y = part["label"] == "anomaly"
+            if 0 < y.sum() < len(y):
+                assert auc.loc[m, d] == pytest.approx(roc_auc_score(y, part["angle"]))
+            else:
+                assert np.isnan(auc.loc[m, d])
+    assert np.isnan(auc.loc["valve", "target"])
+
+
+def test_angle_panel_ecdf_view_pinned_outline_and_locked_axis():
+    table = pd.DataFrame({"label": ["normal"] * 4 + ["anomaly"] * 2, "angle": [1.0, 2.0, 3.0, 11.0, 20.0, 40.0]})
+    fig = explorer_histograms(table, history=[1.0], train_angles=[0.5, 1.5], bin_deg=5.0, view="ecdf")
+    assert [type(t).__name__ for t in fig.data] == ["Scatter"] * 4 and fig.data[0].line.shape == "hv"
+    np.testing.assert_allclose(fig.data[0].x, [0, 1, 2, 3, 11])
+    np.testing.assert_allclose(fig.data[0].y, [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(fig.data[1].y, [0, 0.5, 1.0])
+    assert list(fig.layout.yaxis.range) == [0, 1.02]
+    pinned = {"name": "ArcFace m 0.70", "normal": [6.0, 7.0], "anomaly": [50.0]}
+    fig = explorer_histograms(table, bin_deg=5.0, pinned=pinned, x_max=30.0)
+    assert [t.name for t in fig.data[4:]] == ["pinned normal (2, median 6.5 deg)", "pinned anomaly (1, median 50.0 deg)"]
+    assert fig.data[4].line.dash == "dash" and "pinned ArcFace m 0.70" in fig.layout.title.text
+    np.testing.assert_allclose(fig.data[4].y[:2], [0.0, 1.0])  # both pinned normals in the bin [5, 10)
+    assert list(fig.layout.xaxis.range) == [0, 30.0]  # locked, although the pinned anomaly lies at 50 deg
+    with pytest.raises(ConfigError, match="view='cdf'"):
+        explorer_histograms(table, view="cdf")
+
+
+def test_beta_density_matches_scipy_and_alpha_zero_is_a_spike():
+    x = np.array([0.05, 0.3, 0.5, 0.9])
+    for a in (0.2, 0.5, 1.0, 2.0):
+        np.testing.assert_allclose(beta_density(a, x), beta_law.pdf(x, a, a), rtol=1e-10)
+    fig = beta_figure(0.5)
+    assert len(fig.data) == 1 and len(fig.data[0].x) == 199
+    np.testing.assert_allclose(fig.data[0].y, beta_law.pdf(np.array(fig.data[0].x), 0.5, 0.5), rtol=1e-10)
+    assert fig.layout.yaxis.range[1] == pytest.approx(1.08 * beta_law.pdf(0.005, 0.5, 0.5))
+    assert beta_figure(0.2).layout.yaxis.range[1] == 5.0  # infinite at 0 and 1: capped
+    flat = beta_figure(1.0)
+    np.testing.assert_allclose(flat.data[0].y, 1.0)
+    spike = beta_figure(0.0)
+    assert list(spike.data[0].x) == [1.0, 1.0] and "no mixup" in spike.data[0].name
+
+
+def test_the_margin_drawing_puts_the_margin_where_the_loss_does():
+    m, lam = 0.5, 0.3
+    cos = [math.cos(math.radians(t)) for t in (30.0, 20.0, 80.0)]
+    shifted = [math.cos(math.radians(t) + m) for t in (30.0, 20.0, 80.0)]
+    noisy = margin_passes("noisy_arcmix", m, lam)
+    assert len(noisy) == 1 and noisy[0]["margin_on"] == "y_a" and noisy[0]["target"] == [0.3, 0.7, 0.0]
+    np.testing.assert_allclose(noisy[0]["used"], [shifted[0], cos[1], cos[2]])
+    arcmix = margin_passes("arcmix", m, lam)
+    assert [p["margin_on"] for p in arcmix] == ["y_a", "y_b"]
+    np.testing.assert_allclose(arcmix[1]["used"], [cos[0], shifted[1], cos[2]])
+    assert arcmix[0]["target"] == [0.3, 0.0, 0.0] and arcmix[1]["target"] == [0.0, 0.7, 0.0]
+    assert margin_passes("ce", m)[0]["used"] == cos and margin_passes("arcface", m)[0]["margin_on"] == "y_a"
+    # near pi the reference's fallback cos - m sin(pi - m) is used, as in asdlab.nn.margins
+    far = margin_passes("arcface", 1.0, theta_deg=(170.0, 10.0, 10.0))[0]["used"][0]
+    assert far == pytest.approx(math.cos(math.radians(170.0)) - 1.0 * math.sin(math.pi - 1.0))
+    fig = margin_figure("arcmix", m, lam)
+    assert len(fig.data) == 4 and list(fig.data[1].marker.color) == ["#d62728", "#1f77b4", "#1f77b4"]
+    assert list(fig.data[3].marker.color) == ["#1f77b4", "#d62728", "#1f77b4"]
+    assert list(fig.data[1].text) == ["target 0.3", "target 0", "target 0"]
+    one = margin_figure("noisy_arcmix", m, lam)
+    assert len(one.data[2].y) == 0 and list(one.data[1].text) == ["target 0.3", "target 0.7", "target 0"]
+    assert set(MARGIN_RULES) == set(margins.LOSSES)
+
+
+def test_clip_colors_by_anomaly_kind_and_severity():
+    t = pd.DataFrame({"label": ["normal", "anomaly", "anomaly", "anomaly", "anomaly"],
+                      "anomaly_kind": ["", "hum", "click", "hum", None],
+                      "severity": [0.0, 0.25, 0.3, 1.0, np.nan]})
+    assert clip_colors(t, "label") == (None, {})
+    colors, legend = clip_colors(t, "anomaly_kind")
+    assert colors == [NORMAL_COLOR, KIND_COLORS[1], KIND_COLORS[0], KIND_COLORS[1], "#bbbbbb"]
+    assert list(legend) == ["click", "hum", "anomaly (no ground truth)"]  # normal: the sphere's own entry
+    colors, legend = clip_colors(t.iloc[[0, 1]], "anomaly_kind", kinds=["hum", "click"])  # colors stay put
+    assert colors == [NORMAL_COLOR, KIND_COLORS[1]] and list(legend) == ["hum"]
+    colors, legend = clip_colors(t, "severity")
+    assert colors == [NORMAL_COLOR, SEVERITY_COLORS[0], SEVERITY_COLORS[1], SEVERITY_COLORS[3], "#bbbbbb"]
+    assert "severity (0, 0.25]" in legend and "severity (0.5, 0.75]" not in legend
+    with pytest.raises(KeyError, match="severity"):
+        clip_colors(t.drop(columns="severity"), "severity")
+
+
+def test_explorer_filters_colors_pins_locks_and_reports_auc(tmp_path):
+    run = _with_data(tmp_path / "run", tmp_path / "data")
+    ex = AngleExplorer(run, steps=STEPS)
+    assert ex.machine == "fan" and ex.domain == "all"  # show: the first machine type, not "all"
+    ex.widget()
+    assert ex.machine_dropdown.value == "fan" and ex.machine_dropdown.options[-1] == ("all machines", "all")
+    assert [v for _, v in ex.domain_dropdown.options] == ["all", "source", "target"]
+    assert [v for _, v in ex.color_dropdown.options] == ["label", "anomaly_kind", "severity"]
+    assert ex.summary().iloc[0]["n_clips"] == 40 and len(ex.sphere_widget.data[2].x) == 20
+
+    ex.domain_dropdown.value = "target"  # a filter: no refit
+    fit = ex.fit
+    assert ex.fit is fit and ex.summary().iloc[0]["n_clips"] == 20
+    drawn = ex.drawn_table()
+    assert set(drawn["domain"]) == {"target"} and set(drawn["machine"]) == {"fan"}
+    assert len(ex.sphere_widget.data[2].x) + len(ex.sphere_widget.data[3].x) == 20
+    assert "fan, target" in ex.hist_widget.layout.title.text
+    # AUC under the status line: the table of angle_auc_table, the drawn cell in bold
+    auc = ex.auc_table()
+    t = ex.table()
+    part = t[(t["machine"] == "fan") & (t["domain"] == "target")]
+    assert auc.loc["fan", "target"] == pytest.approx(roc_auc_score(part["label"] == "anomaly", part["angle"]))
+    assert f"<b>{auc.loc['fan', 'target']:.3f}</b>" in ex.auc_html.value and "valve" in ex.auc_html.value
+
+    ex.color_dropdown.value = "anomaly_kind"
+    anomalies = ex.sphere_widget.data[3]
+    kinds = drawn.loc[drawn["label"] == "anomaly", "anomaly_kind"]
+    assert list(anomalies.marker.color) == [KIND_COLORS[KINDS.index(k)] for k in kinds]
+    assert [tr.name for tr in ex.sphere_widget.data[6:]] == sorted(set(kinds))
+    ex.color_dropdown.value = "severity"
+    assert set(ex.sphere_widget.data[3].marker.color) <= set(SEVERITY_COLORS)
+
+    ex.view_toggle.value = "ecdf"
+    normal = drawn.loc[drawn["label"] == "normal", "angle"].sort_values().to_numpy()
+    np.testing.assert_allclose(ex.hist_widget.data[0].x[1:], normal)
+    np.testing.assert_allclose(ex.hist_widget.data[0].y[1:], np.arange(1, len(normal) + 1) / len(normal))
+    ex.view_toggle.value = "histogram"
+
+    ex.pin_button.click()  # pin this setting, then change it
+    assert ex.pinned["settings"]["m"] == 0.7 and not ex.unpin_button.disabled
+    pinned_normals = np.sort(ex.pinned["normal"])
+    ex.lock_checkbox.value = True
+    locked = ex.locked_x
+    assert locked == ex.hist_widget.layout.xaxis.range[1]
+    ex.m_slider.value = 0.1
+    assert len(ex.hist_widget.data) == 6 and ex.hist_widget.data[4].name.startswith("pinned normal")
+    assert ex.hist_widget.layout.xaxis.range[1] == locked  # the axis stays put across the retrain
+    np.testing.assert_allclose(np.sort(ex.pinned["normal"]), pinned_normals)  # the pin does not follow
+    assert not np.allclose(ex.hist_widget.data[0].y, ex.hist_widget.data[4].y)
+    ex.unpin_button.click()
+    ex.lock_checkbox.value = False
+    assert len(ex.hist_widget.data) == 4 and ex.locked_x is None and ex.unpin_button.disabled
+
+    ex.alpha_slider.value = 2.0  # the Beta density follows the slider
+    np.testing.assert_allclose(ex.beta_widget.data[0].y, beta_law.pdf(np.array(ex.beta_widget.data[0].x), 2, 2))
+    ex.loss_dropdown.value = "arcmix"  # and the margin drawing the loss
+    assert len(ex.margin_widget.data[2].y) == 3 and "two passes" in ex.margin_rule.value
+    ex.loss_dropdown.value = "ce"
+    assert "no margin" in ex.margin_rule.value and ex.margin_widget.data[1].marker.color[0] == "#1f77b4"
+
+
+def test_clicking_a_point_shows_and_plays_the_clip(tmp_path):
+    run = _with_data(tmp_path / "run", tmp_path / "data")
+    ex = AngleExplorer(run, steps=STEPS, machine="valve")
+    ex.widget()
+    trace = ex.sphere_widget.data[3]  # the anomalous test clips drawn
+    row = trace.customdata[2]
+    ex._on_click(trace, Points(point_inds=[2], trace_name=trace.name, trace_index=3), None)
+    rec = ex.table().iloc[row]
+    assert rec["machine"] == "valve" and rec["label"] == "anomaly"
+    assert ex.clip["file"] == rec["file"] and ex.clip["path"] == tmp_path / "data" / "valve" / "test" / rec["file"]
+    assert rec["file"] in ex.clip_label.value and rec["anomaly_kind"] in ex.clip_label.value
+    assert ex.clip_audio.value == ex.clip["path"].read_bytes() and ex.clip_audio.autoplay
+    mel = np.array(ex.clip_mel_widget.data[0].z)
+    assert mel.shape == (128, 1 + 4000 // 512) and ex.clip["mel"].shape == mel.shape
+    assert rec["file"] in ex.clip_mel_widget.layout.title.text
+    ex._on_click(trace, Points(point_inds=[], trace_name=trace.name, trace_index=3), None)  # no point: no change
+    assert ex.clip["row"] == row
+    # a clip whose file is gone: its name and why there is no audio
+    first = ex.table().iloc[0]
+    (tmp_path / "data" / first["machine"] / "test" / first["file"]).unlink()
+    rec = ex.show_clip(0)
+    assert rec["path"] is None and "not found under" in ex.clip_label.value
+    assert ex.clip_audio.layout.display == "none"
+    assert find_clip(None, "valve", "test", "c0.wav") is None and find_clip(tmp_path / "nowhere", "fan", "test", "x") is None
+
+
+def test_the_run_switcher_loads_each_run_once(tmp_path, monkeypatch):
+    import asdlab.viz.explorer as explorer
+
+    runs = {"CE": _with_data(tmp_path / "ce", tmp_path / "data"), "Noisy-ArcMix": _tiny_run(tmp_path / "nam", seed=3)}
+    loads = []
+    original = explorer.load_explorer_run
+    monkeypatch.setattr(explorer, "load_explorer_run", lambda *a: loads.append(a[0]) or original(*a))
+    ex = AngleExplorer(runs=runs, steps=STEPS)
+    assert ex.run == "CE" and loads == [runs["CE"]]  # the other run is not read yet
+    ex.widget()
+    ex.color_dropdown.value = "severity"
+    first = np.array(ex.sphere_widget.data[2].x)
+    ex.run_dropdown.value = "Noisy-ArcMix"
+    assert loads == [runs["CE"], runs["Noisy-ArcMix"]] and ex.run_dir == runs["Noisy-ArcMix"]
+    assert not np.allclose(np.array(ex.sphere_widget.data[2].x)[:5], first[:5])
+    # no ground truth there (no config.json): only normal / anomalous coloring, and a note says so
+    assert ex.color == "label" and [v for _, v in ex.color_dropdown.options] == ["label"]
+    assert "no factory ground truth" in ex.notes.value and "Noisy-ArcMix" in ex.status.value
+    fit = ex.fit
+    ex.run_dropdown.value = "CE"
+    ex.run_dropdown.value = "Noisy-ArcMix"
+    assert ex.fit is fit and len(loads) == 2  # cached data and fit: no reload, no retrain
+    ex.dim_toggle.value = 2
+    assert ex.fit.centers.shape == (8, 2)
+    with pytest.raises(ConfigError, match="run='ArcFace'"):
+        AngleExplorer(runs=runs, run="ArcFace")
+    with pytest.raises(ConfigError, match="run_dir"):
+        AngleExplorer()
+    with pytest.raises(ConfigError, match="color='severity'.*no factory ground truth"):
+        AngleExplorer(runs["Noisy-ArcMix"], color="severity", steps=STEPS)
+    with pytest.raises(ConfigError, match="domain='eval'"):
+        AngleExplorer(runs["Noisy-ArcMix"], domain="eval", steps=STEPS)
+
+
+def test_export_writes_the_drawn_table_and_the_settings(tmp_path):
+    ex = AngleExplorer(_with_data(tmp_path / "run", tmp_path / "data"), steps=STEPS, domain="source")
+    ex.pin()
+    csv_path, json_path = ex.export(tmp_path / "out", "mine")
+    assert (csv_path, json_path) == (tmp_path / "out" / "mine.csv", tmp_path / "out" / "mine.json")
+    table = pd.read_csv(csv_path, dtype={"section": str})
+    drawn = ex.drawn_table()
+    assert len(table) == len(drawn) == 20 and set(table["domain"]) == {"source"}
+    np.testing.assert_allclose(table["angle"], drawn["angle"])
+    assert {"anomaly_kind", "severity", "head_class"} <= set(table.columns)
+    record = json.loads(json_path.read_text())
+    assert record["settings"] == ex.settings and record["machine"] == "fan" and record["domain"] == "source"
+    assert record["summary"]["angle_auc"] == pytest.approx(ex.summary().iloc[0]["angle_auc"], abs=1e-6)
+    assert record["pinned"]["settings"]["loss"] == "noisy_arcmix" and "normal" not in record["pinned"]
+    assert set(record["auc"]) == {"fan", "valve", "all"}
+    ex.widget()  # the button: default name, folder from the text box
+    ex.export_folder.value = str(tmp_path / "button")
+    ex.export_button.click()
+    assert (tmp_path / "button" / "angles_run_noisy_arcmix_fan_source.csv").exists()
+    assert "wrote" in ex.export_status.value
+    ex.export_name.value = "../escape"
+    ex.export_button.click()
+    assert "export failed" in ex.export_status.value and "'../escape'" in ex.export_status.value
+
+
+def test_redraws_stay_under_a_second_on_the_tiny_run(tmp_path):
+    import time
+
+    ex = AngleExplorer(_with_data(tmp_path / "run", tmp_path / "data"), steps=STEPS, color="anomaly_kind")
+    ex.widget()
+    for change in (lambda: setattr(ex.machine_dropdown, "value", "valve"),
+                   lambda: setattr(ex.view_toggle, "value", "ecdf"), ex.pin,
+                   lambda: setattr(ex.domain_dropdown, "value", "source")):
+        start = time.perf_counter()
+        change()
+        assert time.perf_counter() - start < 1.0

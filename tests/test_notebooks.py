@@ -62,7 +62,10 @@ def test_every_notebook_executed_without_errors(report):
 def test_method_report_page_holds_figure_data_offline(report):
     html = (report.out / "01_method_report-tastgram_noisy_arcmix.html").read_text()
     assert 'src="https://cdn.plot.ly' not in html and html.count("Plotly.newPlot") >= 4
-    assert "plotly.js v" in html  # plotly.js itself is inlined
+    from asdlab.report.html import PLOTLYJS
+    # plotly.js once per report folder, next to the pages; the page itself is light
+    assert html.count(f'<script charset="utf-8" src="{PLOTLYJS}">') == 1 and "plotly.js v" not in html
+    assert (report.out / PLOTLYJS).stat().st_size > 1_000_000 and len(html.encode()) < 1_500_000
     table = (report.out / "01_method_report-ae_mse.html").read_text()
     assert "All (hmean)" in table and "official score" in table.lower()
 

@@ -357,8 +357,9 @@ def test_real_notebooks_end_to_end_through_the_cli(tmp_path, data, capsys):
     assert f"threads {max(1, os.cpu_count() // 2)} method stgram_arcface" in text
 
     page = (out / "01_method_report-stgram_arcface.html").read_text()
-    assert "trace-of-stgram_arcface" in page and page.count("plotly.js v") == 1
-    assert not re.search(r"<script[^>]*src=[^>]*plot", page)
+    from asdlab.report.html import PLOTLYJS
+    assert "trace-of-stgram_arcface" in page and "plotly.js v" in (out / PLOTLYJS).read_text()
+    assert re.findall(r"<script[^>]*src=[\"']([^\"']*)", page) == [PLOTLYJS]  # the shared copy, no CDN
     failed_page = (out / "01_method_report-ae_mahala.html").read_text()
     assert "deliberate failure for ae_mahala" in failed_page
     assert (out / "01_method_report-ae_mahala.ipynb").is_file()

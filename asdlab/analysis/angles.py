@@ -115,3 +115,31 @@ def angle_summary_by_domain(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(parts, names=["domain", "name"])
     out.insert(2, "separation_deg", out["median_anomaly_angle"] - out["median_normal_angle"])
     return out
+
+
+def ecdf(values) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical CDF of ``values``: ``(x, y)`` with ``x`` the values sorted and ``y[i] = (i + 1) / n``,
+    the share of values ``<= x[i]`` (ties give repeated ``x``, the last one carrying the share).
+    Empty input gives two empty arrays."""
+    x = np.sort(np.asarray(values, float))
+    return x, np.arange(1, len(x) + 1) / max(len(x), 1)
+
+
+def angle_auc_table(table: pd.DataFrame) -> pd.DataFrame:
+    """ROC AUC of the angle as anomaly score per machine type (rows, then ``"all"``) and domain
+    (columns ``"all"`` then each domain present, e.g. source / target). ``table``: columns machine,
+    domain, label, angle (e.g. :func:`angle_table`). NaN where a cell lacks normal or anomalous
+    clips."""
+    def auc(t):
+        y = (t["label"] == "anomaly").to_numpy()
+        return roc_auc_score(y, t["angle"]) if 0 < y.sum() < len(y) else np.nan
+
+    domains = sorted(table["domain"].dropna().unique())
+    machines = [*sorted(table["machine"].unique()), "all"]
+    rows = {}
+    for m in machines:
+        t = table if m == "all" else table[table["machine"] == m]
+        rows[m] = {"all": auc(t), **{d: auc(t[t["domain"] == d]) for d in domains}}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name, out.columns.name = "machine", "domain"
+    return out

@@ -220,18 +220,41 @@ def percent_style(df: pd.DataFrame, columns: list | None = None, best: bool = Fa
     return styler
 
 
+def metric_tables(df: pd.DataFrame) -> dict[str, "pd.io.formats.style.Styler"]:
+    """:func:`compare_table` cut into one Styler per metric: rows the machines and the summary
+    row, columns the methods (percentages, best value per row bold as in :func:`style_best`).
+    Each is as wide as the number of methods, so a report page stays readable at 1366 px."""
+    mask = best_mask(df)
+    rows = [r for r in df.index if r != OFFICIAL_ROW]
+    out = {}
+    for metric in df.columns.get_level_values("metric").unique():
+        sub = df.xs(metric, axis=1, level="metric").loc[rows]
+        bold = mask.xs(metric, axis=1, level="metric").loc[rows]
+        if sub.isna().all(axis=None):
+            continue
+        sub.columns.name = None
+        out[metric] = (sub.style.format(_percent)
+                       .apply(lambda _, b=bold: b.replace({True: BEST_STYLE, False: ""}), axis=None))
+    return out
+
+
 def compare_html(df: pd.DataFrame) -> str:
-    """For the report's index page: the :func:`leaderboard` (best of each column bold), the
-    whole table of :func:`style_best` (scrolls sideways when wide), then the runs left out
-    (``df.attrs["missing"]``)."""
+    """For the report's index page: the :func:`leaderboard` (best of each column bold), then
+    :func:`metric_tables`, one per metric (a machine x method table each, the first open, the
+    others a click away), then the runs left out (``df.attrs["missing"]``)."""
     if not df.notna().to_numpy().any():
         text = "<p>No run folder with metrics to compare yet.</p>"
     else:
         board = percent_style(leaderboard(df), best=True).set_uuid("leaderboard")
         board = board.set_table_attributes('class="leaderboard"').set_caption(
             "All machines (harmonic means), best official score first")
-        full = style_best(df).set_uuid("compare").set_table_attributes('class="compare"')
-        text = f"{board.to_html()}<div style='overflow-x: auto'>{full.to_html()}</div>"
+        parts = [board.to_html(), "<p>Per machine, one table per metric (best value per row in bold; "
+                                  "fractions shown as %):</p>"]
+        for k, (metric, styler) in enumerate(metric_tables(df).items()):
+            table = styler.set_uuid(f"compare{k}").set_table_attributes('class="compare per-metric"').to_html()
+            parts.append(f"<details{' open' if k == 0 else ''}><summary>{html.escape(metric)}</summary>"
+                         f"{table}</details>")
+        text = "".join(parts)
     missing = df.attrs.get("missing") or {}
     if missing:
         items = "".join(f"<li><b>{html.escape(m)}</b>: {html.escape(why)}</li>" for m, why in missing.items())

@@ -3,7 +3,7 @@
 - :mod:`asdlab.report.plan`: which notebooks run, for which methods, in which order (:data:`PLAN`);
 - :mod:`asdlab.report.runner`: :func:`run_report`, the ``asdlab report`` command's engine;
 - :mod:`asdlab.report.worker`: one notebook execution, in its own process;
-- :mod:`asdlab.report.html`: executed notebook -> standalone HTML with plotly figures offline;
+- :mod:`asdlab.report.html`: executed notebook -> HTML with plotly figures offline (one shared plotly.js);
 - :mod:`asdlab.report.index`: the report's ``index.html``.
 
 The names below are imported on first use, so that ``python -m asdlab.report.worker`` starts
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "PlotlyToHTML": "html", "render_html": "html",
+    "PlotlyToHTML": "html", "render_html": "html", "write_plotlyjs": "html", "PLOTLYJS": "html",
     "PLAN": "plan", "Step": "plan", "Task": "plan", "build_plan": "plan", "declared_parameters": "plan",
     "ReportExistsError": "runner", "ReportResult": "runner", "default_notebooks_dir": "runner",
     "run_report": "runner",

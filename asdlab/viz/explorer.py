@@ -12,15 +12,26 @@ embeddings and their class indices, within a second on a CPU, then draws
 * :func:`sphere_figure`: the clips and class centers (markers + rays) on the unit circle or
   sphere, the very space where those angles are measured.
 
-Sliders set the margin ``m``, the scale ``s`` and the mixup ``alpha``, a dropdown the loss.
+Sliders set the margin ``m``, the scale ``s`` and the mixup ``alpha`` (its Beta(alpha, alpha)
+density drawn next to it), a dropdown the loss (a drawing shows which label gets the margin:
+ArcMix both mixed labels in two passes, Noisy-ArcMix the un-permuted one whatever lambda is).
+A run dropdown switches between the embeddings of several runs (each loaded once); a machine,
+a domain filter and a coloring of the test clips by the factory's anomaly kind or severity only
+change the drawing. "Pin this setting" keeps the current angles as a dashed outline, a
+checkbox locks the angle axis, a toggle shows the ECDF instead of the histogram, and a table
+under the status line gives the AUC of the angle per machine type and domain. Clicking a test
+clip on the sphere shows its file name and log-mel and plays it; :meth:`AngleExplorer.export`
+(and its button) writes the drawn angle table and the settings. The pieces live in
+:mod:`asdlab.viz.explorer_figures`, :mod:`asdlab.viz.explorer_parts` and
+:mod:`asdlab.viz.explorer_runs`.
 
 Design choices. The head is trained on every class of every machine type, as the real
 methods train one head over all machine types: with a single machine type a machine whose
 attributes are hidden has one class, and a softmax over one class has zero loss and zero
 gradient, so it would learn nothing. The machine dropdown therefore only FILTERS what is drawn
-(no retraining): one machine has at most ~10 classes, which makes the sphere legible. ``m`` is
-disabled for CE (no margin) and ``alpha`` for CE and ArcFace (trained on clean batches, as in
-the paper). The figures depend only on the settings and the seed: the same settings give the
+(no retraining; default the first machine type): one machine has at most ~10 classes, which
+makes the sphere legible. ``m`` is disabled for CE (no margin) and ``alpha`` for CE and ArcFace
+(trained on clean batches, as in the paper). The figures depend only on the settings and the seed: the same settings give the
 same figure.
 
 In a batch HTML report no kernel runs the sliders: use :meth:`AngleExplorer.static` (ordinary
@@ -30,26 +41,30 @@ each loss, for :func:`asdlab.viz.angle_histograms`).
 
 from __future__ import annotations
 
-import base64
+import html
+import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from asdlab.analysis import angle_summary
-from asdlab.artifacts.embeddings import load_embeddings
+from asdlab.analysis.angles import angle_auc_table
+from asdlab.analysis.toyhead import HeadFit, fit_head
+from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
-from asdlab.analysis.toyhead import HeadFit, fit_head
+from asdlab.viz.explorer_figures import (  # noqa: F401  (re-exported: the explorer's public names)
+    ALL, CLASS_COLORS, LABEL_COLORS, VIEWS, explorer_histograms, plain_figure, sphere_figure)
+from asdlab.viz.explorer_parts import (COLOR_MODES, MARGIN_RULES, auc_table_html, beta_figure, clip_colors,
+                                       clip_logmel, find_clip, logmel_figure, margin_figure)
+from asdlab.viz.explorer_runs import (  # noqa: F401
+    TRUTH_COLUMNS, clip_angle_table, explorer_data, load_explorer_run)
 
-ALL = "all"
-LABEL_COLORS = {"normal": "#1f77b4", "anomaly": "#d62728"}
-CLASS_COLORS = qualitative.Dark24 + qualitative.Light24
 FIGURE1_METHODS = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix",
                    "tastgram_noisy_arcmix")
 """The losses of the Noisy-ArcMix paper's Figure 1, as registered methods; its CE in two readings
@@ -130,226 +145,11 @@ def ce_readings_note(summary: pd.DataFrame) -> str:
             f"the **{names[nearest]}** is nearer to it here ({abs(med[nearest] - PAPER_CE_PEAK_DEG):.1f} deg off).")
 
 
-# ------------------------------------------------------------------ data and fitting
-
-def explorer_data(emb: dict) -> dict:
-    """Split :func:`asdlab.artifacts.embeddings.load_embeddings` output into what the explorer trains on
-    and draws: ``{"train_x": (N, D), "train_y": (N,), "train_meta", "test_x": (M, D),
-    "test_y": (M,), "test_candidates": [M arrays], "test_meta", "classes": [C names],
-    "machines": [...], "note": str}``. Class indices are renumbered 0..C-1 over the training
-    classes. A labelled test clip of a class unseen in training (DCASE 2021 test names carry no
-    attributes; a DCASE 2020 ID without training clips) gets ``test_y`` -1 and is measured to the
-    nearest of ``test_candidates`` (its machine type and section's classes); it is left out when
-    its section has none, as are clips without a label. ``note``: one line saying so ("" if not)."""
-    meta, x = emb["meta"], np.asarray(emb["embeddings"])
-    idx = meta["class_index"].to_numpy()
-    train = (meta["split"] == "train").to_numpy() & (idx >= 0)
-    if train.sum() < 2:
-        raise AsdlabError("the run has fewer than 2 training embeddings with a class")
-    known = np.unique(idx[train])
-    remap = np.full(max(idx.max(), 0) + 1, -1)
-    remap[known] = np.arange(len(known))
-    names = emb.get("classes")
-    by_index = meta.loc[train].drop_duplicates("class_index").set_index("class_index")["class"]
-    classes = [str(names[k]) if names is not None else str(by_index[k]) for k in known]
-    section_of = [tuple(c.split("/", 2)[:2]) for c in classes]
-    own = np.where(idx >= 0, remap[np.maximum(idx, 0)], -1)
-    test = (meta["split"] == "test").to_numpy() & meta["label"].isin(list(LABEL_COLORS)).to_numpy()
-    candidates = [np.array([k for k, sec in enumerate(section_of) if sec == (str(m), str(s_))], int) if o < 0
-                  else np.array([o]) for m, s_, o in zip(meta["machine"], meta["section"], own)]
-    reachable = np.array([len(c) > 0 for c in candidates], bool)
-    unseen = test & (own < 0) & reachable
-    notes = []
-    if unseen.any():
-        notes.append(f"{int(unseen.sum())} test clip(s) of classes unseen in training measured to the nearest "
-                     f"class center of their section")
-    if (test & ~reachable).any():
-        notes.append(f"{int((test & ~reachable).sum())} test clip(s) left out: their section has no class in training")
-    unlabelled = (meta["split"] == "test").to_numpy() & ~meta["label"].isin(list(LABEL_COLORS)).to_numpy()
-    if unlabelled.any():
-        notes.append(f"{int(unlabelled.sum())} test clip(s) without a label (evaluation data) left out")
-    test &= reachable
-    return {"train_x": x[train], "train_y": remap[idx[train]],
-            "train_meta": meta.loc[train].reset_index(drop=True),
-            "test_x": x[test], "test_y": own[test], "test_candidates": [candidates[i] for i in np.flatnonzero(test)],
-            "test_meta": meta.loc[test].reset_index(drop=True),
-            "classes": classes, "machines": sorted(meta.loc[train, "machine"].unique()), "note": "; ".join(notes)}
-
-
-def clip_angle_table(fit: HeadFit, data: dict) -> pd.DataFrame:
-    """The test clips of ``data`` (:func:`explorer_data`) with ``angle`` (degrees to their class
-    center in the fitted head's space, or to the nearest center of their section's classes for
-    a class unseen in training) and ``head_class`` (the class measured to), in
-    :func:`asdlab.analysis.angle_table` form (``attrs["note"]``: ``data["note"]``)."""
-    cols = [c for c in ("file", "machine", "section", "domain", "label", "split", "class")
-            if c in data["test_meta"].columns]
-    out = data["test_meta"][cols].copy()
-    candidates = data.get("test_candidates") or [np.array([k]) for k in data["test_y"]]
-    flat = np.concatenate(candidates) if candidates else np.zeros(0, int)
-    owner = np.repeat(np.arange(len(candidates)), [len(c) for c in candidates])
-    angles = fit.angles_to_centers(data["test_x"][owner], flat) if len(flat) else np.zeros(0)
-    best_angle, best_class = np.full(len(out), np.inf), np.zeros(len(out), int)
-    for i, a, k in zip(owner, angles, flat):
-        if a < best_angle[i]:
-            best_angle[i], best_class[i] = a, k
-    out["angle"] = best_angle
-    out["head_class"] = best_class
-    out.attrs["note"] = data.get("note", "")
-    return out
-
-
-# ------------------------------------------------------------------ figures
+# ------------------------------------------------------------------ the interactive explorer
 
 def _machine_mask(meta: pd.DataFrame, machine: str) -> np.ndarray:
     return np.ones(len(meta), bool) if machine == ALL else (meta["machine"] == machine).to_numpy()
 
-
-def explorer_histograms(table: pd.DataFrame, history: np.ndarray | None = None,
-                        train_angles: np.ndarray | None = None, bin_deg: float = 2.5,
-                        title: str | None = None) -> go.Figure:
-    """Left: overlaid histograms (share of clips) of the angle in degrees between test clips and
-    their class center, normal vs anomalous (``table``: columns label, angle); legend entries
-    carry the medians. ``train_angles`` (degrees) adds the training clips as a grey line.
-    Right: the training loss per step (``history``). Always 4 traces in the same order (normal,
-    anomaly, train, loss), so a FigureWidget can be updated in place."""
-    angles = [table.loc[table["label"] == lab, "angle"].to_numpy() for lab in LABEL_COLORS]
-    train = np.asarray(train_angles if train_angles is not None else [], float)
-    top = max([float(a.max()) for a in [*angles, train] if len(a)] + [bin_deg])
-    edges = np.arange(0.0, top + 2 * bin_deg, bin_deg)
-    mids = 0.5 * (edges[:-1] + edges[1:])
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.72, 0.28], horizontal_spacing=0.1,
-                        subplot_titles=["angle to class center", "training loss"])
-    for (label, color), a in zip(LABEL_COLORS.items(), angles):
-        share = np.histogram(a, edges)[0] / max(len(a), 1)
-        med = f"median {np.median(a):.1f} deg" if len(a) else "no clips"
-        fig.add_trace(go.Bar(x=mids, y=share, width=bin_deg, marker_color=color, opacity=0.6,
-                             name=f"test {label} ({len(a)}, {med})",
-                             hovertemplate=f"{label}: %{{y:.1%}} of clips<br>%{{x:.1f}} deg<extra></extra>"),
-                      row=1, col=1)
-    share = np.histogram(train, edges)[0] / max(len(train), 1)
-    med = f"median {np.median(train):.1f} deg" if len(train) else "no clips"
-    fig.add_trace(go.Scatter(x=mids, y=share, mode="lines", line=dict(color="grey", shape="hvh", width=1.5),
-                             name=f"train normal ({len(train)}, {med})", visible=True if len(train) else "legendonly"),
-                  row=1, col=1)
-    hist = np.asarray(history if history is not None else [], float)
-    fig.add_trace(go.Scatter(x=np.arange(1, len(hist) + 1), y=hist, mode="lines", name="loss",
-                             line=dict(color="black", width=1), showlegend=False), row=1, col=2)
-    fig.update_layout(barmode="overlay", bargap=0, height=360, margin=dict(t=90, b=40),
-                      # left-aligned and above the panels: clear of the toolbar at the top right
-                      title=dict(text=title, x=0.01, xanchor="left", y=0.97, yanchor="top", pad=dict(t=8), font=dict(size=15)),
-                      legend=dict(x=0.45, xanchor="right", y=0.98, bgcolor="rgba(255,255,255,0.6)"))
-    fig.update_xaxes(title_text="angle (deg)", range=[0, edges[-1]], row=1, col=1)
-    fig.update_yaxes(title_text="share of clips", tickformat=".0%", row=1, col=1)
-    fig.update_xaxes(title_text="step", row=1, col=2)
-    return fig
-
-
-def _unit(points: np.ndarray) -> np.ndarray:
-    points = np.asarray(points, float)
-    return points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
-
-
-def sphere_figure(centers: np.ndarray, points: np.ndarray, point_class: np.ndarray,
-                  point_label, class_names: list[str] | None = None,
-                  train_points: np.ndarray | None = None, train_class: np.ndarray | None = None,
-                  show_classes=None, title: str | None = None) -> go.Figure:
-    """Clips and class centers on the unit circle (``dim`` 2) or sphere (``dim`` 3).
-
-    ``centers``: ``(C, dim)``; ``points``: ``(M, dim)`` test clips with ``point_class`` ``(M,)``
-    and ``point_label`` (``"normal"`` / ``"anomaly"``); ``train_points`` ``(N, dim)`` with
-    ``train_class`` are drawn small and faint in their class color. All points are normalised
-    to unit length. Centers are diamonds with a ray from the origin in their class color;
-    ``show_classes`` (class indices, default all) limits which centers are drawn; a 3-d camera
-looks at the drawn centers from outside the sphere when they crowd one side. Always 6 traces:
-    circle/sphere, train, test normal, test anomaly, centers, rays.
-    """
-    centers, points = _unit(centers), _unit(points)
-    dim = centers.shape[1]
-    if dim not in (2, 3) or points.shape[1:] != (dim,):
-        raise ConfigError(f"sphere_figure draws 2-d or 3-d points: centers {centers.shape}, points {points.shape}")
-    names = class_names or [f"class {k}" for k in range(len(centers))]
-    point_class, point_label = np.asarray(point_class), np.asarray(point_label)
-    shown = np.arange(len(centers)) if show_classes is None else np.unique(np.asarray(show_classes, int))
-    ccolor = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(len(centers))]
-    tp = _unit(train_points) if train_points is not None and len(train_points) else np.zeros((0, dim))
-    tc = np.asarray(train_class if train_class is not None else np.zeros(len(tp), int))
-    rays = np.full((3 * len(shown), dim), np.nan)
-    rays[0::3], rays[1::3] = 0.0, 1.25 * centers[shown]
-
-    def coords(p):
-        return dict(x=p[:, 0], y=p[:, 1], **({"z": p[:, 2]} if dim == 3 else {}))
-
-    scatter = go.Scatter3d if dim == 3 else go.Scatter
-    fig = go.Figure()
-    if dim == 3:
-        u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
-        r = 0.985  # just inside, so that points on the sphere stay visible
-        fig.add_trace(go.Surface(x=r * np.cos(u) * np.sin(v), y=r * np.sin(u) * np.sin(v), z=r * np.cos(v),
-                                 opacity=0.12, showscale=False, hoverinfo="skip", name="unit sphere",
-                                 colorscale=[[0, "lightgrey"], [1, "lightgrey"]]))
-    else:
-        t = np.linspace(0, 2 * np.pi, 181)
-        fig.add_trace(go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", hoverinfo="skip",
-                                 line=dict(color="lightgrey"), name="unit circle", showlegend=False))
-    small = 3 if dim == 3 else 4
-    fig.add_trace(scatter(**coords(tp), mode="markers", name="train clips (class color)",
-                          marker=dict(size=small, color=[ccolor[k] for k in tc], opacity=0.35),
-                          text=[names[k] for k in tc], hovertemplate="train: %{text}<extra></extra>"))
-    # 3-D markers are drawn as text glyphs; "x" is an emoji that shows as an empty box where no
-    # emoji font is installed, "cross" is a plain "+"
-    for label, color, symbol in (("normal", LABEL_COLORS["normal"], "circle"),
-                                 ("anomaly", LABEL_COLORS["anomaly"], "cross" if dim == 3 else "x")):
-        sel = point_label == label
-        fig.add_trace(scatter(**coords(points[sel]), mode="markers", name=f"test {label}",
-                              marker=dict(size=small + 1, color=color, symbol=symbol, opacity=0.8),
-                              text=[names[k] for k in point_class[sel]],
-                              hovertemplate=f"test {label}: %{{text}}<extra></extra>"))
-    fig.add_trace(scatter(**coords(centers[shown]), mode="markers", name="class centers",
-                          marker=dict(size=small + 5, color=[ccolor[k] for k in shown], symbol="diamond",
-                                      line=dict(color="black", width=1)),
-                          text=[names[k] for k in shown], hovertemplate="center: %{text}<extra></extra>"))
-    fig.add_trace(scatter(**coords(rays), mode="lines", name="center rays", hoverinfo="skip",
-                          line=dict(color="rgba(0,0,0,0.4)", width=2 if dim == 3 else 1), showlegend=False))
-    lim = dict(range=[-1.3, 1.3], zeroline=False)
-    if dim == 3:
-        axis = dict(**lim, visible=False)  # only directions matter: no coordinate box
-        scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube")
-        toward = centers[shown].mean(0)
-        if np.linalg.norm(toward) > 0.3:  # the drawn centers crowd a cap: look at it from outside
-            eye = 1.5 * toward / np.linalg.norm(toward)
-        else:
-            eye = np.full(3, 0.9)
-        scene["camera"] = dict(eye=dict(x=eye[0], y=eye[1], z=eye[2]))
-        fig.update_layout(scene=scene)
-    else:
-        fig.update_xaxes(**lim)
-        fig.update_yaxes(**lim, scaleanchor="x", scaleratio=1)
-    fig.update_layout(title=title, height=520, margin=dict(t=50, l=10, r=10, b=10),
-                      legend=dict(x=0, y=0, bgcolor="rgba(255,255,255,0.6)"),
-                      uirevision=f"{dim}-{tuple(shown)}")  # keep the user's view until the classes change
-    return fig
-
-
-# ------------------------------------------------------------------ the interactive explorer
-
-def plain_figure(fig: go.Figure) -> dict:
-    """``fig`` as a dict of plain Python types (lists, not numpy arrays). FigureWidgets get
-    these: plotly's widget compares its traces with the browser's trace deltas by truth value,
-    which raises ``ValueError: The truth value of an array ...`` on numpy arrays."""
-    def plain(obj):
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        if isinstance(obj, dict) and "bdata" in obj and "dtype" in obj:  # plotly's typed-array encoding
-            values = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=obj["dtype"])
-            shape = [int(n) for n in str(obj.get("shape", "-1")).split(",")]  # e.g. "19, 37"
-            return values.reshape(shape).tolist()
-        if isinstance(obj, dict):
-            return {k: plain(v) for k, v in obj.items()}
-        if isinstance(obj, (list, tuple)):
-            return [plain(v) for v in obj]
-        return obj.item() if isinstance(obj, np.generic) else obj
-
-    return plain(fig.to_plotly_json())
 
 
 def _timed_fit(data: dict, settings: dict) -> tuple[HeadFit, float]:
@@ -358,38 +158,136 @@ def _timed_fit(data: dict, settings: dict) -> tuple[HeadFit, float]:
     return fit, time.perf_counter() - start
 
 
-class AngleExplorer:
-    """Sliders and figures around :func:`asdlab.analysis.toyhead.fit_head` on the embeddings of a run.
+def _settings_key(run: str, settings: dict) -> tuple:
+    return (run, *sorted(settings.items()))
 
-    ``run_dir``: a run folder with ``embeddings.npy`` (any method of the Noisy-ArcMix family).
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+
+
+class AngleExplorer:
+    """Sliders and figures around :func:`asdlab.analysis.toyhead.fit_head` on the embeddings of
+    one or several runs.
+
+    ``run_dir``: a run folder with ``embeddings.npy`` (any method of the Noisy-ArcMix family),
+    or a mapping ``{name: run folder}``; ``runs``: more named run folders (e.g. ``{"CE": ...,
+    "ArcFace": ..., "Noisy-ArcMix": ...}``), switched by ``run_dropdown`` and loaded lazily
+    (each run's data and fits are cached); ``run``: the starting one (default the first).
     Starting settings: ``loss`` (a key of :data:`asdlab.nn.margins.LOSSES`), ``m`` (radians),
-    ``s``, ``alpha``, ``dim`` (2 circle / 3 sphere), ``machine`` ("all" or a machine type, only
-    filters the drawing), ``steps``, ``seed``. Widgets are built lazily by :meth:`widget`;
-    changing ``loss_dropdown``, ``m_slider``, ``s_slider``, ``alpha_slider`` or ``dim_toggle``
-    calls :meth:`refresh` (retrain + redraw, < 1 s of CPU time on course data), changing
-    ``machine_dropdown`` only redraws.
+    ``s``, ``alpha``, ``dim`` (2 circle / 3 sphere), ``steps``, ``seed``; drawing only:
+    ``machine`` (a machine type, default the first; "all" for every one), ``domain`` ("all",
+    "source", "target"), ``color`` (a key of :data:`asdlab.viz.explorer_parts.COLOR_MODES`;
+    anomaly kind and severity need the factory's ground truth, read from the data root in the
+    run's ``config.json``; ``ground_truth`` as :func:`load_explorer_run`), ``view``
+    ("histogram" / "ecdf").
+
+    Widgets are built lazily by :meth:`widget`; changing ``loss_dropdown``, ``m_slider``,
+    ``s_slider``, ``alpha_slider``, ``dim_toggle`` or ``run_dropdown`` calls :meth:`refresh`
+    (retrain + redraw, < 1 s of CPU time on course data); ``machine_dropdown``,
+    ``domain_dropdown``, ``color_dropdown``, ``view_toggle``, ``lock_checkbox`` and the pin
+    buttons only redraw. A click on a test clip of the sphere shows its file, log-mel and audio
+    (:meth:`show_clip`); :meth:`export` writes the drawn angle table and the settings.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, loss: str = "noisy_arcmix", m: float = 0.7,
-                 s: float = 30.0, alpha: float = 0.5, dim: int = 3, machine: str = ALL,
-                 steps: int = 300, seed: int = 0):
-        self.run_dir = Path(run_dir)
-        self.data = explorer_data(load_embeddings(self.run_dir))
-        if machine != ALL and machine not in self.data["machines"]:
-            raise ConfigError(f"machine={machine!r}: not in {self.run_dir} (has {', '.join(self.data['machines'])})")
+    def __init__(self, run_dir=None, loss: str = "noisy_arcmix", m: float = 0.7, s: float = 30.0,
+                 alpha: float = 0.5, dim: int = 3, machine: str | None = None, steps: int = 300, seed: int = 0,
+                 *, runs: Mapping | None = None, run: str | None = None, domain: str = ALL, color: str = "label",
+                 view: str = "histogram", ground_truth="auto"):
+        named = dict(run_dir) if isinstance(run_dir, Mapping) else ({Path(run_dir).name: run_dir} if run_dir else {})
+        named.update(runs or {})
+        if not named:
+            raise ConfigError("AngleExplorer: give run_dir (a run folder) or runs={name: run folder}")
+        self.runs = {str(k): Path(v) for k, v in named.items()}
+        self.run = next(iter(self.runs)) if run is None else run
+        if self.run not in self.runs:
+            raise ConfigError(f"run={run!r}: not among the runs ({', '.join(self.runs)})")
+        self._ground_truth = ground_truth
+        self._run_data: dict[str, dict] = {}
+        self._fits: dict[tuple, tuple[HeadFit, float]] = {}
         self.settings = dict(loss=loss, m=float(m), s=float(s), alpha=float(alpha), dim=int(dim),
                              steps=int(steps), seed=int(seed))
-        self.machine = machine
+        machines = self.data["machines"]
+        self.machine = machines[0] if machine is None else machine
+        if self.machine != ALL and self.machine not in machines:
+            raise ConfigError(f"machine={machine!r}: not in {self.run_dir} (has {', '.join(machines)})")
+        if domain not in self.domains():
+            raise ConfigError(f"domain={domain!r}: choose from {', '.join(self.domains())}")
+        if color not in self.color_modes():
+            raise ConfigError(f"color={color!r}: choose from {', '.join(self.color_modes())}"
+                              + ("" if self.data["has_truth"] else " (no factory ground truth for this run's data)"))
+        if view not in VIEWS:
+            raise ConfigError(f"view={view!r}: choose from {', '.join(VIEWS)}")
+        self.domain, self.color, self.view = domain, color, view
+        self.pinned: dict | None = None
+        self._pins = 0  # counts pin / unpin: a change of the pinned outline
+        self.locked_x: float | None = None
+        self.clip: dict | None = None
         self._widgets_built = False
+        self._quiet = False  # set while controls are synced from the state: their callbacks do nothing
         self._table, self._table_of = None, None  # clip_angle_table of the fit it was computed for
-        self.fit, self.fit_seconds = _timed_fit(self.data, self.settings)
+        self.fit, self.fit_seconds = self._fit()
 
-    # -- state -> figures
+    # -- runs and their data
+    @property
+    def run_dir(self) -> Path:
+        """The folder of the current run."""
+        return self.runs[self.run]
+
+    @property
+    def data(self) -> dict:
+        """:func:`load_explorer_run` of the current run (loaded once, then cached)."""
+        if self.run not in self._run_data:
+            self._run_data[self.run] = load_explorer_run(self.runs[self.run], self._ground_truth)
+        return self._run_data[self.run]
+
+    def domains(self) -> list[str]:
+        """``"all"`` then the domains of the current run's test clips."""
+        return [ALL, *sorted(self.data["test_meta"]["domain"].dropna().unique())]
+
+    def color_modes(self) -> list[str]:
+        """The keys of :data:`COLOR_MODES` the current run's data allow."""
+        return list(COLOR_MODES) if self.data["has_truth"] else ["label"]
+
+    def _fit(self) -> tuple[HeadFit, float]:
+        key = _settings_key(self.run, self.settings)
+        if key not in self._fits:
+            if len(self._fits) >= 32:
+                self._fits.pop(next(iter(self._fits)))
+            self._fits[key] = _timed_fit(self.data, self.settings)
+        return self._fits[key]
+
+    def set_run(self, name: str) -> None:
+        """Switch to run ``name`` (retrain on its embeddings, or reuse a cached fit); a machine,
+        domain or color the new run lacks falls back to its first machine / "all" / "label"."""
+        if name not in self.runs:
+            raise ConfigError(f"run={name!r}: not among the runs ({', '.join(self.runs)})")
+        self.run = name
+        if self.machine != ALL and self.machine not in self.data["machines"]:
+            self.machine = self.data["machines"][0]
+        self.domain = self.domain if self.domain in self.domains() else ALL
+        self.color = self.color if self.color in self.color_modes() else "label"
+        self.refresh()
+
+    # -- state -> tables and figures
     def table(self) -> pd.DataFrame:
         """Test angle table of the current fit (all machines), see :func:`clip_angle_table`."""
         if self._table_of is not self.fit:
             self._table, self._table_of = clip_angle_table(self.fit, self.data), self.fit
         return self._table.copy()
+
+    def _mask(self, meta: pd.DataFrame) -> np.ndarray:
+        sel = _machine_mask(meta, self.machine)
+        return sel if self.domain == ALL else sel & (meta["domain"] == self.domain).to_numpy()
+
+    def drawn_table(self) -> pd.DataFrame:
+        """The rows of :meth:`table` drawn now (machine and domain filters)."""
+        table = self.table()
+        return table[self._mask(table)]
+
+    def _where(self) -> str:
+        where = "all machines" if self.machine == ALL else self.machine
+        return where if self.domain == ALL else f"{where}, {self.domain}"
 
     def _title(self) -> str:
         p = self.settings
@@ -399,78 +297,239 @@ class AngleExplorer:
         parts.append(f"s {p['s']:g}")
         if p["loss"] in MIXUP_LOSSES:
             parts.append(f"alpha {p['alpha']:g}")
-        where = "all machines" if self.machine == ALL else self.machine
-        return f"{', '.join(parts)} — {where}"
+        return f"{', '.join(parts)} — {self._where()}"
+
+    def histogram_figure(self) -> go.Figure:
+        """The angle panel of the current settings (histogram or ECDF, pinned outline, locked axis)."""
+        train_sel = self._mask(self.data["train_meta"])
+        return explorer_histograms(self.drawn_table(), self.fit.history, self.fit.angles[train_sel],
+                                   title=f"{self._title()}<br><sup>toy head on the embeddings of run "
+                                         f"{self.run} ({self.run_dir.name})</sup>",
+                                   view=self.view, pinned=self.pinned, x_max=self.locked_x)
+
+    def sphere_figure(self) -> go.Figure:
+        """The circle / sphere of the current settings; test clips colored by ``color``."""
+        table = self.table()
+        test_sel = self._mask(self.data["test_meta"])
+        train_sel = self._mask(self.data["train_meta"])
+        drawn = table[test_sel]
+        kinds = table["anomaly_kind"].dropna().unique() if "anomaly_kind" in table.columns else None
+        colors, legend = clip_colors(drawn, self.color, kinds)
+        hover = None
+        if self.data["has_truth"]:
+            hover = [f"{f}<br>{k or 'normal'}, severity {v:g}" for f, k, v in
+                     zip(drawn["file"], drawn["anomaly_kind"].fillna("?"), drawn["severity"].fillna(np.nan))]
+        else:
+            hover = list(drawn["file"])
+        shown = (np.unique(self.data["train_y"][_machine_mask(self.data["train_meta"], self.machine)])
+                 if self.machine != ALL else None)
+        return sphere_figure(self.fit.centers, self.fit.transform(self.data["test_x"][test_sel]),
+                             drawn["head_class"].to_numpy(), drawn["label"].to_numpy(),
+                             self.data["classes"], self.fit.points[train_sel], self.data["train_y"][train_sel],
+                             show_classes=shown, point_colors=colors, color_legend=legend,
+                             point_ids=np.flatnonzero(test_sel), point_hover=hover,
+                             title=f"{'sphere' if self.settings['dim'] == 3 else 'circle'}: angles are measured "
+                                   f"here (click a test clip to see and hear it)")
 
     def static(self) -> tuple[go.Figure, go.Figure]:
         """``(histograms, sphere)``: ordinary figures of the current settings (for reports)."""
-        table = self.table()
-        test_sel = _machine_mask(self.data["test_meta"], self.machine)
-        train_sel = _machine_mask(self.data["train_meta"], self.machine)
-        hist = explorer_histograms(table[test_sel], self.fit.history, self.fit.angles[train_sel],
-                                   title=f"{self._title()}<br><sup>toy head on the embeddings of "
-                                         f"{self.run_dir.name}</sup>")
-        shown = (np.unique(self.data["train_y"][train_sel]) if self.machine != ALL else None)
-        sphere = sphere_figure(self.fit.centers, self.fit.transform(self.data["test_x"][test_sel]),
-                               table.loc[test_sel, "head_class"].to_numpy(), table.loc[test_sel, "label"].to_numpy(),
-                               self.data["classes"], self.fit.points[train_sel],
-                               self.data["train_y"][train_sel], show_classes=shown,
-                               title=f"{'sphere' if self.settings['dim'] == 3 else 'circle'}: "
-                                     f"angles are measured here")
-        return hist, sphere
+        return self.histogram_figure(), self.sphere_figure()
 
     def summary(self) -> pd.DataFrame:
-        """:func:`asdlab.analysis.angle_summary` of the current fit for the drawn machine(s)."""
-        table = self.table()
-        return angle_summary({self._title(): table[_machine_mask(table, self.machine)]})
+        """:func:`asdlab.analysis.angle_summary` of the current fit for the drawn machine(s) and domain."""
+        return angle_summary({self._title(): self.drawn_table()})
+
+    def auc_table(self) -> pd.DataFrame:
+        """:func:`asdlab.analysis.angles.angle_auc_table` of the current fit (every machine and domain)."""
+        return angle_auc_table(self.table())
 
     def loss_tables(self, losses=tuple(LOSSES)) -> dict[str, pd.DataFrame]:
-        """Test angle tables of the toy head trained with each loss (current m, s, alpha, dim,
-        seed), keyed by loss title: pass them to :func:`asdlab.viz.angle_histograms`."""
+        """Test angle tables of the toy head trained with each loss (current run, m, s, alpha,
+        dim, seed), keyed by loss title: pass them to :func:`asdlab.viz.angle_histograms`."""
         out = {}
         for loss in losses:
             fit, _ = _timed_fit(self.data, {**self.settings, "loss": loss})
             out[LOSS_TITLES[loss]] = clip_angle_table(fit, self.data)
         return out
 
+    # -- comparison tools
+    def pin(self) -> dict:
+        """Pin the current setting: its test angles (drawn machine and domain) stay on the angle
+        panel as dashed outlines until :meth:`unpin`. Returns the pinned record."""
+        t = self.drawn_table()
+        self.pinned = {"name": f"{self.run}: {self._title()}", "run": self.run, "settings": dict(self.settings),
+                       "machine": self.machine, "domain": self.domain,
+                       **{lab: t.loc[t["label"] == lab, "angle"].to_numpy() for lab in LABEL_COLORS}}
+        self._pins += 1
+        self.redraw()
+        return self.pinned
+
+    def unpin(self) -> None:
+        """Remove the pinned outline."""
+        self.pinned = None
+        self._pins += 1
+        self.redraw()
+
+    def lock_axis(self, on: bool = True) -> float | None:
+        """Lock the angle axis at its current range (degrees; kept across redraws) or unlock it."""
+        self.locked_x = None
+        if on:
+            self.locked_x = float(self.histogram_figure().layout.xaxis.range[1])
+        self.redraw()
+        return self.locked_x
+
+    # -- the clip behind a point
+    def clip_info(self, row: int) -> dict:
+        """Row ``row`` of :meth:`table` as a dict with ``path`` (the WAV under the run's data
+        root, None when not found), ``mel`` ``(n_mels, T)`` dB and ``seconds_per_frame`` (None
+        without the file) and ``note`` (why there is no audio, "" when there is)."""
+        rec = self.table().iloc[int(row)].to_dict()
+        split = rec.get("split") or "test"
+        path = find_clip(self.data["root"], rec["machine"], split, rec["file"])
+        rec.update(row=int(row), path=path, mel=None, seconds_per_frame=None, note="")
+        if path is None:
+            rec["note"] = (f"{rec['file']}: not found under {self.data['root']}" if self.data["root"] is not None
+                           else f"{self.run_dir}: no config.json naming the data root, so the clip cannot be found")
+        else:
+            rec["mel"], rec["seconds_per_frame"] = clip_logmel(path, self.data["channel"])
+        return rec
+
+    def show_clip(self, row: int) -> dict:
+        """:meth:`clip_info` of ``row`` pushed into the clip widgets (file name, log-mel, audio)."""
+        self.clip = rec = self.clip_info(row)
+        if not self._widgets_built:
+            return rec
+        extra = (f", {rec.get('anomaly_kind') or 'normal'}, severity {rec['severity']:g}"
+                 if self.data["has_truth"] and pd.notna(rec.get("severity")) else "")
+        domain = f"{rec['domain']}, " if isinstance(rec.get("domain"), str) else ""  # none in DCASE 2020 data
+        self.clip_label.value = (f"<b>{html.escape(str(rec['file']))}</b> ({rec['machine']} section {rec['section']}, "
+                                 f"{domain}{rec['label']}{extra}): angle {rec['angle']:.1f} deg"
+                                 + (f"<br><span style='color:#a00'>{html.escape(rec['note'])}</span>" if rec["note"] else ""))
+        fig = plain_figure(logmel_figure(rec["mel"], rec["seconds_per_frame"] or 0.032,
+                                         f"log-mel of {rec['file']}" if rec["mel"] is not None else "no audio"))
+        with self.clip_mel_widget.batch_update():
+            self.clip_mel_widget.data[0].update(fig["data"][0], overwrite=True)
+            self.clip_mel_widget.layout.title.text = fig["layout"]["title"]["text"]
+        if rec["path"] is not None:
+            self.clip_audio.value = Path(rec["path"]).read_bytes()
+        self.clip_audio.layout.display = None if rec["path"] is not None else "none"
+        return rec
+
+    def _on_click(self, trace, points, selector=None) -> None:
+        if points is None or not points.point_inds:
+            return
+        self.show_clip(int(trace.customdata[points.point_inds[0]]))
+
+    # -- export
+    def export(self, folder: str | os.PathLike, name: str | None = None) -> tuple[Path, Path]:
+        """Write the drawn angle table (:meth:`drawn_table`) to ``folder/<name>.csv`` and the run,
+        settings, filters, pinned setting, summary and AUC table to ``folder/<name>.json``;
+        ``name`` defaults to ``angles_<run>_<loss>_<machine>_<domain>``. Returns both paths."""
+        name = name or f"angles_{self.run}_{self.settings['loss']}_{self.machine}_{self.domain}"
+        if not name or _safe_name(name) != name:
+            raise ConfigError(f"export name {name!r}: use letters, digits, '-', '_' and '.' only")
+        folder = Path(folder)
+        table = self.drawn_table()
+        summary = self.summary().iloc[0]
+        auc = self.auc_table()
+        pinned = None if self.pinned is None else {k: v for k, v in self.pinned.items() if k not in LABEL_COLORS}
+
+        def number(v):
+            return None if v is None or not np.isfinite(v) else round(float(v), 6)
+
+        record = {"run": self.run, "run_dir": str(self.run_dir), "settings": dict(self.settings),
+                  "machine": self.machine, "domain": self.domain, "color": self.color, "view": self.view,
+                  "locked_angle_axis_deg": self.locked_x, "pinned": pinned, "n_clips": int(len(table)),
+                  "summary": {k: number(summary[k]) for k in ("median_normal_angle", "median_anomaly_angle", "angle_auc")},
+                  "auc": {m: {d: number(v) for d, v in row.items()} for m, row in auc.iterrows()},
+                  "fit_seconds": round(self.fit_seconds, 3), "csv": f"{name}.csv"}
+        csv_path, json_path = folder / f"{name}.csv", folder / f"{name}.json"
+        atomic_write(csv_path, lambda fh: table.to_csv(fh, index=False), text=True)
+        atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
+        return csv_path, json_path
+
+    def _on_export(self, button=None) -> None:
+        try:
+            csv_path, json_path = self.export(self.export_folder.value or ".", self.export_name.value or None)
+        except (AsdlabError, OSError) as err:
+            self.export_status.value = f"<span style='color:#a00'>export failed: {html.escape(str(err), quote=False)}</span>"
+            return
+        self.export_status.value = f"wrote {html.escape(str(csv_path))} and {html.escape(str(json_path))}"
+
     # -- widgets
     def _build_widgets(self) -> None:
         import ipywidgets as w
 
         p = self.settings
+        wide = {"description_width": "initial"}
+        row = dict(flex_flow="row wrap", align_items="center")
+        self.run_dropdown = w.Dropdown(options=list(self.runs), value=self.run, description="run",
+                                       disabled=len(self.runs) < 2)
         self.loss_dropdown = w.Dropdown(options=[(LOSS_TITLES[k], k) for k in LOSSES], value=p["loss"],
                                         description="loss")
-        self.machine_dropdown = w.Dropdown(options=[("all machines", ALL)] + [(m, m) for m in self.data["machines"]],
-                                           value=self.machine, description="show")
+        self.machine_dropdown = w.Dropdown(description="show")
+        self.domain_dropdown = w.Dropdown(description="domain")
+        self.color_dropdown = w.Dropdown(description="color", style=wide)
         self.dim_toggle = w.ToggleButtons(options=[("circle (2-D)", 2), ("sphere (3-D)", 3)], value=p["dim"],
                                           description="space")
-        slider = dict(continuous_update=False, style={"description_width": "initial"},
-                      layout=w.Layout(width="340px"))
+        self.view_toggle = w.ToggleButtons(options=[("histogram", "histogram"), ("ECDF", "ecdf")], value=self.view,
+                                           description="angles")
+        slider = dict(continuous_update=False, style=wide, layout=w.Layout(width="320px"))
         self.m_slider = w.FloatSlider(value=p["m"], min=0.0, max=1.5, step=0.05, readout_format=".2f",
                                       description="margin m (rad)", **slider)
         self.s_slider = w.FloatSlider(value=p["s"], min=1.0, max=64.0, step=1.0, readout_format=".0f",
                                       description="scale s", **slider)
         self.alpha_slider = w.FloatSlider(value=p["alpha"], min=0.0, max=2.0, step=0.05,
                                           readout_format=".2f", description="mixup alpha", **slider)
-        self.status = w.HTML()
-        hist, sphere = self.static()
-        self.hist_widget = go.FigureWidget(plain_figure(hist))
-        self.sphere_widget = go.FigureWidget(plain_figure(sphere))
+        self.pin_button = w.Button(description="pin this setting", icon="thumb-tack",
+                                   tooltip="keep the current angle histogram as a dashed outline")
+        self.unpin_button = w.Button(description="unpin", tooltip="remove the pinned outline")
+        self.lock_checkbox = w.Checkbox(value=self.locked_x is not None, description="lock the angle axis",
+                                        indent=False)
+        self.status, self.notes, self.auc_html = w.HTML(), w.HTML(), w.HTML()
+        self.margin_rule = w.HTML(layout=w.Layout(width="380px"))
+        # the four figures are filled by redraw()
+        self.hist_widget, self.sphere_widget = go.FigureWidget(), go.FigureWidget()
+        self.beta_widget, self.margin_widget = go.FigureWidget(), go.FigureWidget()
+        self.clip_label = w.HTML("click a test clip on the sphere or circle to see its file, log-mel and hear it")
+        self.clip_mel_widget = go.FigureWidget(plain_figure(logmel_figure(None)))
+        self.clip_audio = w.Audio(format="wav", autoplay=True, controls=True, layout=w.Layout(display="none"))
+        self.export_folder = w.Text(value="exports", description="export to folder", style=wide)
+        self.export_name = w.Text(value="", placeholder="angles_<run>_<loss>_<machine>_<domain>",
+                                  description="name", style=wide)
+        self.export_button = w.Button(description="export table + settings", icon="download")
+        self.export_status = w.HTML()
         for control in (self.loss_dropdown, self.dim_toggle, self.m_slider, self.s_slider, self.alpha_slider):
             control.observe(self._on_setting, names="value")
-        self.machine_dropdown.observe(self._on_machine, names="value")
+        for control in (self.machine_dropdown, self.domain_dropdown, self.color_dropdown, self.view_toggle):
+            control.observe(self._on_filter, names="value")
+        self.run_dropdown.observe(self._on_run, names="value")
+        self.lock_checkbox.observe(lambda change: None if self._quiet else self.lock_axis(change["new"]), names="value")
+        self.pin_button.on_click(lambda b: self.pin())
+        self.unpin_button.on_click(lambda b: self.unpin())
+        self.export_button.on_click(self._on_export)
+        self._box = w.VBox([
+            w.HBox([self.run_dropdown, self.loss_dropdown, self.machine_dropdown, self.domain_dropdown,
+                    self.color_dropdown], layout=w.Layout(**row)),
+            w.HBox([self.dim_toggle, self.view_toggle], layout=w.Layout(**row)),
+            w.HBox([w.VBox([self.m_slider, self.s_slider, self.alpha_slider]), self.beta_widget,
+                    w.VBox([self.margin_widget, self.margin_rule])], layout=w.Layout(**row)),
+            w.HBox([self.pin_button, self.unpin_button, self.lock_checkbox], layout=w.Layout(**row)),
+            self.status, self.notes, self.auc_html, self.hist_widget, self.sphere_widget,
+            w.VBox([self.clip_label, w.HBox([self.clip_mel_widget, self.clip_audio], layout=w.Layout(**row))]),
+            w.HBox([self.export_folder, self.export_name, self.export_button], layout=w.Layout(**row)),
+            self.export_status])
         self._widgets_built = True
-        self._sync_controls()
+        self._drawn = {}
+        self.redraw()
 
     def widget(self):
-        """The ipywidgets box: controls, status line, histogram and sphere FigureWidgets."""
-        import ipywidgets as w
-
+        """The ipywidgets box: controls (run, loss, machine, domain, color, space, view,
+        sliders with the Beta density and the margin drawing, pin / lock), status line, AUC
+        table, angle and sphere FigureWidgets, the clicked clip, export."""
         if not self._widgets_built:
             self._build_widgets()
-        controls = w.VBox([w.HBox([self.loss_dropdown, self.machine_dropdown]), self.dim_toggle,
-                           w.HBox([self.m_slider, self.s_slider, self.alpha_slider])])
-        return w.VBox([controls, self.status, self.hist_widget, self.sphere_widget])
+        return self._box
 
     def show(self, interactive: bool = True) -> None:
         """Display :meth:`widget` (``interactive``) or the :meth:`static` figures (reports)."""
@@ -483,29 +542,50 @@ class AngleExplorer:
                 fig.show()
 
     def _on_setting(self, change) -> None:
+        if self._quiet:
+            return
         self.settings.update(loss=self.loss_dropdown.value, m=float(self.m_slider.value),
                              s=float(self.s_slider.value), alpha=float(self.alpha_slider.value),
                              dim=int(self.dim_toggle.value))
         self.refresh()
 
-    def _on_machine(self, change) -> None:
-        self.machine = self.machine_dropdown.value
+    def _on_filter(self, change) -> None:
+        if self._quiet:
+            return
+        self.machine, self.domain = self.machine_dropdown.value, self.domain_dropdown.value
+        self.color, self.view = self.color_dropdown.value, self.view_toggle.value
         self.redraw()
 
+    def _on_run(self, change) -> None:
+        if not self._quiet:
+            self.set_run(self.run_dropdown.value)
+
     def refresh(self) -> float:
-        """Retrain the toy head with the current settings and redraw; returns the seconds taken."""
+        """Retrain the toy head with the current settings (or reuse the cached fit of this run and
+        settings) and redraw; returns the seconds taken."""
         start = time.perf_counter()
-        self.fit, self.fit_seconds = _timed_fit(self.data, self.settings)
+        self.fit, self.fit_seconds = self._fit()
         self.redraw()
         return time.perf_counter() - start
 
     def redraw(self) -> None:
-        """Push the current fit into the FigureWidgets (no-op before :meth:`widget`). A sphere
-        the user rotated keeps its camera while the drawn classes stay the same."""
+        """Push the current fit and filters into the FigureWidgets (no-op before :meth:`widget`).
+        A sphere the user rotated keeps its camera while the drawn classes stay the same."""
         if not self._widgets_built:
             return
-        hist, sphere = self.static()
-        for widget, fig in ((self.hist_widget, hist), (self.sphere_widget, sphere)):
+        fitted = _settings_key(self.run, self.settings)
+        parts = {  # widget -> (what it shows, how to draw it): only the ones whose state changed are redrawn
+            "hist": ((fitted, self.machine, self.domain, self.view, self._pins, self.locked_x),
+                     self.histogram_figure),
+            "sphere": ((fitted, self.machine, self.domain, self.color), self.sphere_figure),
+            "beta": (self.settings["alpha"], lambda: beta_figure(self.settings["alpha"])),
+            "margin": ((self.settings["loss"], self.settings["m"]),
+                       lambda: margin_figure(self.settings["loss"], self.settings["m"]))}
+        for name, (state, draw) in parts.items():
+            if self._drawn.get(name) == state:
+                continue
+            self._drawn[name] = state
+            widget, fig = getattr(self, f"{name}_widget"), draw()
             same = [type(a) for a in widget.data] == [type(b) for b in fig.data]
             layout = fig.layout
             if same and widget.layout.uirevision == layout.uirevision and "scene" in layout:
@@ -519,14 +599,42 @@ class AngleExplorer:
                     widget.data = ()
                     widget.add_traces(plain["data"])
                 widget.layout = layout
+        self._register_clicks()
         self._sync_controls()
+
+    def _register_clicks(self) -> None:
+        for trace in self.sphere_widget.data:
+            if trace.name in ("test normal", "test anomaly"):
+                trace.on_click(self._on_click)
 
     def _sync_controls(self) -> None:
         loss = self.settings["loss"]
+        self._quiet = True
+        try:
+            self.run_dropdown.value = self.run
+            self.machine_dropdown.options = [(m, m) for m in self.data["machines"]] + [("all machines", ALL)]
+            self.machine_dropdown.value = self.machine
+            self.domain_dropdown.options = [("all domains" if d == ALL else d, d) for d in self.domains()]
+            self.domain_dropdown.value = self.domain
+            self.domain_dropdown.disabled = len(self.domains()) < 2  # e.g. DCASE 2020 data: no domains
+            self.color_dropdown.options = [(COLOR_MODES[c], c) for c in self.color_modes()]
+            self.color_dropdown.value = self.color
+            self.view_toggle.value = self.view
+            self.lock_checkbox.value = self.locked_x is not None
+        finally:
+            self._quiet = False
         self.m_slider.disabled = loss == "ce"
         self.alpha_slider.disabled = loss not in MIXUP_LOSSES
+        self.unpin_button.disabled = self.pinned is None
+        self.margin_rule.value = f"<small>{html.escape(MARGIN_RULES[loss])}</small>"
         s = self.summary().iloc[0]
-        self.status.value = (f"trained in {self.fit_seconds:.2f} s &nbsp;|&nbsp; median test angle: "
-                             f"normal <b>{s['median_normal_angle']:.1f}</b> deg, anomalous "
-                             f"<b>{s['median_anomaly_angle']:.1f}</b> deg &nbsp;|&nbsp; AUC of the angle "
+        self.status.value = (f"run <b>{html.escape(self.run)}</b> &nbsp;|&nbsp; trained in {self.fit_seconds:.2f} s "
+                             f"&nbsp;|&nbsp; median test angle: normal <b>{s['median_normal_angle']:.1f}</b> deg, "
+                             f"anomalous <b>{s['median_anomaly_angle']:.1f}</b> deg &nbsp;|&nbsp; AUC of the angle "
                              f"as anomaly score <b>{s['angle_auc']:.3f}</b>")
+        notes = [self.data["note"]] if self.data["note"] else []
+        if not self.data["has_truth"]:
+            notes.append("no factory ground truth for this run's data (real DCASE data or no data root in "
+                         "config.json): coloring by anomaly kind / severity is not offered")
+        self.notes.value = "".join(f"<div style='font-size:11px;color:#666'>{html.escape(n)}</div>" for n in notes)
+        self.auc_html.value = auc_table_html(self.auc_table(), self.machine, self.domain)
