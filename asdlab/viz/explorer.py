@@ -69,6 +69,10 @@ FIGURE1_METHODS = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tas
                    "tastgram_noisy_arcmix")
 """The losses of the Noisy-ArcMix paper's Figure 1, as registered methods; its CE in two readings
 (cosine softmax ``tastgram_ce``, linear softmax ``tastgram_linear_ce``)."""
+SILENT_WAV = (b"RIFF" + (38).to_bytes(4, "little") + b"WAVEfmt " + bytes.fromhex("1000000001000100803e0000007d0000")
+              + bytes.fromhex("02001000") + b"data" + (2).to_bytes(4, "little") + b"\x00\x00")
+"""One sample of silence (16 kHz, 16-bit mono WAV): the audio player's value before a clip is
+clicked. An empty value makes Chromium log ``ERR_REQUEST_RANGE_NOT_SATISFIABLE`` for its blob."""
 LOSS_TITLES = {"ce": "CE", "linear_ce": "CE (linear)", "arcface": "ArcFace", "arcmix": "ArcMix",
                "noisy_arcmix": "Noisy-ArcMix"}
 
@@ -493,7 +497,7 @@ class AngleExplorer:
         self.beta_widget, self.margin_widget = go.FigureWidget(), go.FigureWidget()
         self.clip_label = w.HTML("click a test clip on the sphere or circle to see its file, log-mel and hear it")
         self.clip_mel_widget = go.FigureWidget(plain_figure(logmel_figure(None)))
-        self.clip_audio = w.Audio(format="wav", autoplay=True, controls=True, layout=w.Layout(display="none"))
+        self.clip_audio = w.Audio(value=SILENT_WAV, format="wav", autoplay=True, controls=True, layout=w.Layout(display="none"))
         self.export_folder = w.Text(value="exports", description="export to folder", style=wide)
         self.export_name = w.Text(value="", placeholder="angles_<run>_<loss>_<machine>_<domain>",
                                   description="name", style=wide)

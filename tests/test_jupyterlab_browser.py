@@ -1,0 +1,81 @@
+"""Issue 17: the angle explorer in a real JupyterLab, driven by headless Chromium (Playwright with
+the system Chromium). Notebook 02 (a jupytext .py) runs on smoke data; moving the margin slider
+and the loss menu changes the drawn figures, the figures fill the output width, and neither the
+browser console, the kernel nor the server log an error. Skipped without Chromium or playwright
+(.ci/run installs Chromium, the dev extra playwright)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from asdlab.report.browser import find_chromium
+
+ROOT = Path(__file__).resolve().parents[1]
+
+if find_chromium() is None:
+    pytest.skip("no Chromium installed (Debian: apt-get install chromium; .ci/run installs it)", allow_module_level=True)
+if importlib.util.find_spec("playwright") is None:
+    pytest.skip("playwright not installed (pip install -e '.[dev]')", allow_module_level=True)
+
+_spec = importlib.util.spec_from_file_location("explorer_screenshots", ROOT / "benchmarks" / "explorer_screenshots.py")
+shots = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shots)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with shots.LabSession(tmp_path_factory.mktemp("lab")) as session:
+        yield session
+
+
+def _xy(fig):
+    return [(t["name"], t["x"], t["y"]) for t in fig["data"]]
+
+
+def test_notebook_opens_through_jupytext_and_runs_without_errors(lab):
+    cells = lab.page.evaluate("window.__nb.content.widgets.length")
+    assert cells > 20 and lab.page.evaluate("window.__nb.context.path") == "02_noisy_arcmix_angles.py"
+    figs = lab.figures()
+    assert {"hist", "sphere", "beta", "margin", "clip"} <= set(figs)
+    assert "m 0.70 rad" in figs["hist"]["title"] and figs["sphere"]["title"].startswith("sphere")
+    assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
+                   "rendered before it is attached and resizes only on a window resize event")
+def test_explorer_figures_fill_the_output_width(lab):
+    """Measured: plotly's drawn width (``_fullLayout.width``), not the div's."""
+    figs = lab.figures()
+    for name in ("hist", "sphere"):
+        assert abs(figs[name]["width"] - figs[name]["out"]) <= 4, (name, figs[name]["width"], figs[name]["out"])
+    assert figs["hist"]["out"] > 1000  # the 1280-px window's output area, not a 700-px default
+
+
+def test_slider_and_loss_menu_change_the_drawn_figures(lab):
+    before = lab.figures()
+    lab.set_slider("margin m", 0.3)
+    after_m = lab.figures()
+    assert "m 0.30 rad" in after_m["hist"]["title"]
+    assert _xy(after_m["sphere"]) != _xy(before["sphere"]) and _xy(after_m["hist"]) != _xy(before["hist"])
+
+    lab.select("loss", "CE")
+    after_loss = lab.figures()
+    assert after_loss["hist"]["title"].startswith("CE")
+    assert _xy(after_loss["sphere"]) != _xy(after_m["sphere"])
+    assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
+
+
+def test_screenshots_pin_and_clicked_clip(lab, tmp_path):
+    paths = shots.take_screenshots(lab, tmp_path)
+    assert [p.name for p in paths] == ["explorer_sphere.png", "explorer_pinned.png", "explorer_clicked.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size < 300_000
+    figs = lab.figures()
+    assert any(t["name"].startswith("pinned") for t in figs["hist"]["data"])  # the pinned outline is drawn
+    assert figs["sphere"]["title"].startswith("circle")
+    assert any(t["type"] == "heatmap" and len(t["y"]) == 128 for t in figs["clip"]["data"])  # the clip's log-mel
+    assert ".wav" in lab.explorer().inner_text()
+    assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
