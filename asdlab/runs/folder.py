@@ -105,12 +105,15 @@ def without_untrained_sections(table: pd.DataFrame) -> tuple[pd.DataFrame, list[
 def read_config(folder: Path) -> dict | None:
     """``folder/config.json`` as a dict, or None when there is none."""
     f = folder / "config.json"
-    if not f.exists():
-        return None
+    return _read_json(f) if f.exists() else None
+
+
+def _read_json(path: Path) -> dict:
+    """A run folder's JSON file; an unparsable one is one line naming it."""
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AsdlabError(f"{f}: not valid JSON ({err}); the run folder is damaged") from None
+        raise AsdlabError(f"{path}: not valid JSON ({err}); the run folder is damaged") from None
 
 
 def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, preset: str = "course",
@@ -131,20 +134,20 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     m = get_method(method)
     out = Path(out)
     # parameters first: a bad one stops here, before the lock file and OUT.partial exist
-    m.params(preset, overrides)
+    params = m.params(preset, overrides)
     check_seed(seed)
-    check_channel(channel)
+    channel = check_channel(channel)
     resolve_device(device)
     check_out_folder(out, "run folder")
     with folder_lock(out, "run folder"):  # a second process into the same --out fails here
         table = build_clip_table(data, machines=machines)
-        config = {"method": method, "preset": preset, "params": m.params(preset, overrides),
+        config = {"method": method, "preset": preset, "params": params,
                   "seed": seed, "data": str(Path(data).resolve()),
                   "data_fingerprint": data_fingerprint(table["path"]),
                   "machines": sorted(machines) if machines else None,
                   "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
                   "python": platform.python_version(), "device": device,
-                  "protocol": resolve_protocol(protocol, table), "channel": check_channel(channel)}
+                  "protocol": resolve_protocol(protocol, table), "channel": channel}
         damaged = False
         if out.exists():
             try:
@@ -347,10 +350,7 @@ def load_run(folder: str | os.PathLike) -> dict:
            "scores": _read_csv(folder / "scores.csv", dtype=dtypes),
            "train_scores": _read_csv(folder / "train_scores.csv", dtype=dtypes)}
     if (folder / "metrics.csv").exists():
-        try:
-            run["summary"] = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise AsdlabError(f"{folder / 'summary.json'}: not valid JSON ({err}); the run folder is damaged") from None
+        run["summary"] = _read_json(folder / "summary.json")
         protocol = run["summary"].get("protocol")
         run["metrics"] = _read_csv(folder / "metrics.csv", dtype=dtypes)
         run["metrics"].attrs["protocol"] = protocol
