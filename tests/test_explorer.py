@@ -485,6 +485,11 @@ def test_clicking_a_point_shows_and_plays_the_clip(tmp_path):
     assert rec["file"] in ex.clip_mel_widget.layout.title.text
     ex._on_click(trace, Points(point_inds=[], trace_name=trace.name, trace_index=3), None)  # no point: no change
     assert ex.clip["row"] == row
+    normal_row = int(np.flatnonzero(ex.table()["label"].to_numpy() == "normal")[0])
+    ex.show_clip(normal_row)  # a normal clip's line says "normal" once, with no kind or severity
+    assert ex.clip_label.value.count("normal") == 1 + ex.table().iloc[normal_row]["file"].count("normal")
+    assert "severity" not in ex.clip_label.value
+    ex.show_clip(row)
     # a clip whose file is gone: its name and why there is no audio
     first = ex.table().iloc[0]
     (tmp_path / "data" / first["machine"] / "test" / first["file"]).unlink()

@@ -44,14 +44,30 @@ def test_notebook_opens_through_jupytext_and_runs_without_errors(lab):
     assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
-                   "rendered before it is attached and resizes only on a window resize event")
 def test_explorer_figures_fill_the_output_width(lab):
     """Measured: plotly's drawn width (``_fullLayout.width``), not the div's."""
     figs = lab.figures()
     for name in ("hist", "sphere"):
         assert abs(figs[name]["width"] - figs[name]["out"]) <= 4, (name, figs[name]["width"], figs[name]["out"])
     assert figs["hist"]["out"] > 1000  # the 1280-px window's output area, not a 700-px default
+
+
+def test_explorer_figures_follow_the_output_width_without_a_window_resize(lab):
+    """A narrower notebook (as when a side panel opens) fires no window resize event; the
+    figures still re-fit (asdlab.viz.autosize.ResizeNudge), and again when it widens back."""
+    narrow = ("w => { const nb = document.querySelector('.jp-NotebookPanel-notebook'); const old = nb.style.width; "
+              "nb.style.width = w; return old; }")
+    wide = lab.figures()["hist"]["out"]
+    old = lab.page.evaluate(narrow, "820px")
+    lab.page.wait_for_timeout(1000)
+    figs = lab.figures()
+    assert figs["hist"]["out"] < wide - 200
+    for name in ("hist", "sphere"):
+        assert abs(figs[name]["width"] - figs[name]["out"]) <= 4, (name, figs[name]["width"], figs[name]["out"])
+    lab.page.evaluate(narrow, old)
+    lab.page.wait_for_timeout(1000)
+    figs = lab.figures()
+    assert abs(figs["hist"]["out"] - wide) <= 2 and abs(figs["hist"]["width"] - wide) <= 4
 
 
 def test_slider_and_loss_menu_change_the_drawn_figures(lab):

@@ -58,6 +58,7 @@ from asdlab.analysis.toyhead import HeadFit, fit_head
 from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
+from asdlab.viz.autosize import ResizeNudge, responsive
 from asdlab.viz.explorer_figures import (  # noqa: F401  (re-exported: the explorer's public names)
     ALL, CLASS_COLORS, LABEL_COLORS, VIEWS, explorer_histograms, plain_figure, sphere_figure)
 from asdlab.viz.explorer_parts import (COLOR_MODES, MARGIN_RULES, auc_table_html, beta_figure, clip_colors,
@@ -403,8 +404,9 @@ class AngleExplorer:
         self.clip = rec = self.clip_info(row)
         if not self._widgets_built:
             return rec
-        extra = (f", {rec.get('anomaly_kind') or 'normal'}, severity {rec['severity']:g}"
-                 if self.data["has_truth"] and pd.notna(rec.get("severity")) else "")
+        kind = rec.get("anomaly_kind")  # the factory's ground truth; a normal clip has none
+        extra = (f", {kind}, severity {rec['severity']:g}"
+                 if self.data["has_truth"] and isinstance(kind, str) and kind and pd.notna(rec.get("severity")) else "")
         domain = f"{rec['domain']}, " if isinstance(rec.get("domain"), str) else ""  # none in DCASE 2020 data
         self.clip_label.value = (f"<b>{html.escape(str(rec['file']))}</b> ({rec['machine']} section {rec['section']}, "
                                  f"{domain}{rec['label']}{extra}): angle {rec['angle']:.1f} deg"
@@ -493,7 +495,8 @@ class AngleExplorer:
         self.status, self.notes, self.auc_html = w.HTML(), w.HTML(), w.HTML()
         self.margin_rule = w.HTML(layout=w.Layout(width="380px"))
         # the four figures are filled by redraw()
-        self.hist_widget, self.sphere_widget = go.FigureWidget(), go.FigureWidget()
+        # the two wide figures fill the output and follow its width (asdlab.viz.autosize)
+        self.hist_widget, self.sphere_widget = responsive(go.FigureWidget()), responsive(go.FigureWidget())
         self.beta_widget, self.margin_widget = go.FigureWidget(), go.FigureWidget()
         self.clip_label = w.HTML("click a test clip on the sphere or circle to see its file, log-mel and hear it")
         self.clip_mel_widget = go.FigureWidget(plain_figure(logmel_figure(None)))
@@ -522,7 +525,7 @@ class AngleExplorer:
             self.status, self.notes, self.auc_html, self.hist_widget, self.sphere_widget,
             w.VBox([self.clip_label, w.HBox([self.clip_mel_widget, self.clip_audio], layout=w.Layout(**row))]),
             w.HBox([self.export_folder, self.export_name, self.export_button], layout=w.Layout(**row)),
-            self.export_status])
+            self.export_status, ResizeNudge()])
         self._widgets_built = True
         self._drawn = {}
         self.redraw()

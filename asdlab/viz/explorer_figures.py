@@ -184,7 +184,9 @@ looks at the drawn centers from outside the sphere when they crowd one side. Alw
                               marker=dict(size=small + 3, color=color), hoverinfo="skip"))
     lim = dict(range=[-1.3, 1.3], zeroline=False)
     if dim == 3:
-        axis = dict(**lim, visible=False)  # only directions matter: no coordinate box
+        # only directions matter: no coordinate box, and a box just around the ball so the ball
+        # fills the scene (a 2.6-wide box left a third of the figure empty above it)
+        axis = dict(range=[-1.05, 1.05], zeroline=False, visible=False)
         scene = dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube")
         toward = centers[shown].mean(0)
         if np.linalg.norm(toward) > 0.3:  # the drawn centers crowd a cap: look at it from outside
