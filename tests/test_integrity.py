@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 import shutil
 import struct
 import warnings
@@ -182,6 +184,27 @@ def test_a_same_size_change_is_caught(run_copy):
     text = (copy / "summary.json").read_text()
     (copy / "summary.json").write_text(text.replace('"n_skipped": 0', '"n_skipped": 7'))
     with pytest.raises(AsdlabError, match=r"summary.json: content changed \(sha256 differs, same size"):
+        load_run(copy)
+
+
+def test_a_run_verified_once_is_not_hashed_again_until_a_file_changes(run_copy, monkeypatch):
+    import asdlab.core.manifest as manifest
+
+    _, copy, _, _ = run_copy
+    hashed = []
+    real = manifest.sha256_file
+    monkeypatch.setattr(manifest, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    for f in copy.rglob("*"):  # a run finished a while ago (a file written within 0.1 s of a check is re-hashed)
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns - 10**10))
+    load_run(copy)
+    n_files = len(json.loads((copy / "manifest.json").read_text())["files"])
+    assert len(hashed) == n_files
+    load_run(copy)
+    load_run(copy)
+    assert len(hashed) == n_files  # the second and third load trust the unchanged stat signature
+    text = (copy / "summary.json").read_text()  # a same-size change after the first check
+    (copy / "summary.json").write_text(text.replace('"n_skipped": 0', '"n_skipped": 7'))
+    with pytest.raises(AsdlabError, match=r"summary.json: content changed"):
         load_run(copy)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 from asdlab.core.atomic import atomic_write_text
@@ -49,16 +50,40 @@ def write_manifest(folder: str | os.PathLike) -> Path:
     return path
 
 
+_RACY_NS = 100_000_000  # 0.1 s
+_VERIFIED: dict[tuple[str, str | None], tuple] = {}
+"""Folders this process verified, with the stat signature of the manifest and of every checked
+file at that moment (:func:`verify_manifest` skips the hashing while it is unchanged)."""
+
+
+def _signature(path: Path, rels) -> tuple | None:
+    """``(size, mtime_ns, inode)`` of the manifest and of each file, None when one is missing."""
+    try:
+        return tuple((st.st_size, st.st_mtime_ns, st.st_ino)
+                     for st in (os.stat(p) for p in (path, *(path.parent / r for r in rels))))
+    except OSError:
+        return None
+
+
 def verify_manifest(folder: str | os.PathLike, under: str | None = None) -> bool:
     """Check the files of ``folder`` against its manifest (only those below the subfolder
     ``under`` when given). False when there is no manifest, True when every file matches, else
     :class:`ManifestError` for the first file that does not: ``"<file>: 0 bytes, the manifest says
     1234 (...)"``, ``"<file>: content changed (sha256 differs, same size) ..."``, ``"<file>:
-    missing ..."``, or a manifest that cannot be read."""
+    missing ..."``, or a manifest that cannot be read.
+
+    A folder verified earlier in this process is not hashed again while the size, modification
+    time and inode of its manifest and of every checked file are unchanged (as ``git status``
+    trusts its index): a notebook that loads one run several times hashes it once."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
         return False
+    key = (str(folder.resolve()), under)
+    started = time.time_ns()
+    seen = _VERIFIED.get(key)
+    if seen is not None and _signature(path, seen[0]) == seen[1]:
+        return True
     try:
         files = json.loads(path.read_text(encoding="utf-8"))["files"]
         items = [(rel, int(v["size"]), str(v["sha256"])) for rel, v in files.items()]
@@ -78,4 +103,10 @@ def verify_manifest(folder: str | os.PathLike, under: str | None = None) -> bool
             raise ManifestError(f"{f}: {actual} bytes, the manifest says {size}: changed or damaged {after}")
         if sha256_file(f) != digest:
             raise ManifestError(f"{f}: content changed (sha256 differs, same size) {after}")
+    checked = tuple(rel for rel, _, _ in items if under is None or rel.startswith(under.rstrip("/") + "/"))
+    signature = _signature(path, checked)
+    # like git's "racily clean" rule: a file written within the clock's coarse tick of the check
+    # could change again without changing its mtime, so such a folder is not remembered
+    if signature is not None and all(mtime < started - _RACY_NS for _, mtime, _ in signature):
+        _VERIFIED[key] = (checked, signature)
     return True
