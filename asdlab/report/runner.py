@@ -10,7 +10,9 @@
 - ``index.html``: links to every notebook with status and duration, and the comparison table.
 
 Each notebook runs in its own process (:mod:`asdlab.report.worker`), ``jobs`` at a time, with
-``$ASDLAB_THREADS`` (and the BLAS thread variables) set to ``cpu_count // jobs``. A notebook is
+``$ASDLAB_THREADS`` (and the BLAS thread variables) set to ``cpu_count // jobs``; with an
+``executor`` (``asdlab report --executor ray``) that process runs as one of its tasks, on any node of
+the cluster, with the task's CPU count as its threads. A notebook is
 skipped when its inputs did not change: its source text, parameters, the data fingerprint, the
 asdlab version, and the ``config.json`` + ``summary.json`` of the run folders it writes or reads.
 ``seeds=[0, 1, 2]`` adds training seeds: every notebook works on the first seed's runs (as with
@@ -133,6 +135,19 @@ def execute_in_process(spec: dict, env: dict) -> dict:
         return {"status": "failed", "error": f"notebook process exited with status {proc.returncode}: {tail}"}
 
 
+def execute_on(executor, spec: dict, env: dict) -> dict:
+    """:func:`execute_in_process` as a task of ``executor`` (:mod:`asdlab.runs.executors`), which
+    may run it on another machine: that machine's environment plus this one's ``ASDLAB_*`` and
+    thread variables (:func:`execute_with_env`)."""
+    own = {k: v for k, v in env.items() if k.startswith("ASDLAB_") or k in THREAD_VARS}
+    return executor.submit(execute_with_env, spec, own).result()
+
+
+def execute_with_env(spec: dict, env: dict) -> dict:
+    """:func:`execute_in_process` with this process's environment updated by ``env``."""
+    return execute_in_process(spec, {**os.environ, **env})
+
+
 _LIVE: set = set()
 _LIVE_LOCK = threading.Lock()
 _STOPPING = threading.Event()
@@ -206,7 +221,7 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
                notebooks_dir: str | os.PathLike | None = None, plan: tuple[Step, ...] = PLAN,
                log: Callable[[str], None] | None = print,
                execute: Callable[[dict, dict], dict] = execute_in_process,
-               data_2020: str | os.PathLike | None = None) -> ReportResult:
+               data_2020: str | os.PathLike | None = None, executor=None) -> ReportResult:
     """Execute the notebooks of ``plan`` for ``methods`` on the dataset ``data`` into ``out``.
 
     ``data_2020``: a ``dcase2020``-style dataset (several machine IDs per type, e.g. ``asdlab
@@ -220,7 +235,10 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     ``seed``'s part, the comparison notebook trains and averages them all);
     ``notebooks_dir``: where ``<notebook>.py`` files are (default :func:`default_notebooks_dir`);
     ``log``: progress lines (None: silent); ``execute(spec, env)``: runs one notebook (see
-    :mod:`asdlab.report.worker`; replaceable in tests). Every parameter and notebook is checked
+    :mod:`asdlab.report.worker`; replaceable in tests); ``executor``: an
+    :class:`asdlab.runs.executors.Executor` (e.g. ``RayExecutor``) on which each notebook's process
+    runs instead (:func:`execute_on`; its tasks' ``threads`` become ``$ASDLAB_THREADS``; the data and
+    report folders must be on a path every node reaches). Every parameter and notebook is checked
     before anything runs (:class:`ConfigError`); a report folder made for other data, preset or
     seeds is refused unless ``force``. A failing notebook does not stop the others: it is listed
     in ``result.failed``.
@@ -290,7 +308,9 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
     previous = {} if (old is None or force) else {e["name"]: e for e in old.get("notebooks", [])}
 
     parallel = max(1, min(jobs, len(tasks)))
-    threads = max(1, (os.cpu_count() or 1) // parallel)
+    threads = max(1, (os.cpu_count() or 1) // parallel) if executor is None else executor.threads
+    if executor is not None:
+        execute = functools.partial(execute_on, executor)
     # notebooks may reuse one finished run at the same moment: wait for each other's run locks
     env = dict(os.environ, ASDLAB_THREADS=str(threads), **{WAIT_ENV: "3600"})
     for var in THREAD_VARS:
@@ -392,6 +412,8 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
                 fault_point("report.notebook")  # test hook: killed between notebooks
     except BaseException:
         _stop_live()
+        if executor is not None:
+            executor.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         report["status"] = "interrupted"
         save()

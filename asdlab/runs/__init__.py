@@ -1,6 +1,7 @@
 """Layer 9: run folders: train a method into one (config, scores, submission, metrics, built in
 ``OUT.partial`` and renamed when complete), load one, re-score one with another back end without
-retraining, sweep a method's parameters, train one per training seed (``seeds``).
+retraining, sweep a method's parameters, train one per training seed (``seeds``), expand a grid of
+methods x values x seeds and run it on an executor (``grid``, ``executors``: local processes or Ray).
 """
 
 from asdlab.runs.folder import (  # noqa: F401
@@ -22,3 +23,5 @@ from asdlab.runs.seeds import (  # noqa: F401
     seed_run_folders,
     seed_runs,
 )
+from asdlab.runs.executors import Executor, LocalExecutor, RayExecutor, make_executor  # noqa: F401
+from asdlab.runs.grid import RunSpec, SweepResult, expand_grid, run_sweep  # noqa: F401
