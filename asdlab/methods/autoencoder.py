@@ -28,7 +28,7 @@ from asdlab.features.frames import fix_frames
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
 from asdlab.core.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
+from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device, resolve_precision
 
 _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,
              bottleneck=8, batch_size=256, lr=1e-3, val_fraction=0.1, ridge=1e-3)
@@ -47,9 +47,12 @@ _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bott
 
 def _compute(device: str) -> str:
     """What changes a trained model's float bytes besides the data and parameters: the device type,
-    and on the CPU torch's intra-op thread count (it changes the summation order), e.g. "cpu-1"."""
+    on the CPU torch's intra-op thread count (it changes the summation order), e.g. "cpu-1", and a
+    precision other than fp32 (:func:`asdlab.train.loop.use_precision`), e.g. "cpu-1-bf16"."""
     dev = resolve_device(device)
-    return f"cpu-{torch.get_num_threads()}" if dev.type == "cpu" else dev.type
+    kind = f"cpu-{torch.get_num_threads()}" if dev.type == "cpu" else dev.type
+    precision = resolve_precision()
+    return kind if precision == "fp32" else f"{kind}-{precision}"
 
 
 def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:

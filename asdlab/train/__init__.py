@@ -11,4 +11,13 @@ from asdlab.train.loop import (  # noqa: F401
     atomic_torch_save,
     fit,
     evaluate_loss,
+    PRECISIONS,
+    check_precision,
+    use_precision,
+    resolve_precision,
+    autocast,
+    to_device,
+    probe_epoch,
+    EpochProbe,
+    ProbeStop,
 )

@@ -7,16 +7,26 @@ resumption after an interruption.
 Reproducibility: epoch ``e`` shuffles with a generator seeded from ``(seed, e)`` and re-seeds
 torch's global RNG with the same pair before its first step, so a run resumed from the
 checkpoint of epoch ``e - 1`` takes exactly the steps an uninterrupted run would have taken.
+
+GPU path (issue 18): the epoch's loss is summed on the device in float64 and read once per epoch
+(no per-batch host synchronisation; the numbers equal the former per-batch Python sums bit for
+bit); batches reach a CUDA device from pinned host memory with non-blocking copies; the forward
+passes run in ``precision`` "fp32" (default) or "bf16" (``torch.autocast``, on CUDA and CPU).
+A run's precision reaches every :func:`fit` and :func:`asdlab.train.embed.embed` inside it through
+:func:`use_precision`, so the recipes need not pass it on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import dataclasses
 import math
 import os
+import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +44,9 @@ class TrainConfig:
     ``schedule`` None (constant) or "cosine" (per epoch down to ``min_lr``); ``val_fraction`` of
     the training items held out to pick the best epoch (0: the epoch with the lowest training loss); ``seed``;
     ``val_groups``: one label per item (e.g. its class) to split each group on its own, never taking
-    a group's last ``val_keep`` items (:func:`split_indices`); None: one random split.
+    a group's last ``val_keep`` items (:func:`split_indices`); None: one random split;
+    ``precision``: "fp32" or "bf16" (:data:`PRECISIONS`); None (default): the run's precision
+    (:func:`use_precision`), which is "fp32" unless a run asks for bf16.
     """
 
     epochs: int = 10
@@ -48,6 +60,7 @@ class TrainConfig:
     seed: int = 0
     val_groups: np.ndarray | None = None
     val_keep: int = 2
+    precision: str | None = None
 
 
 @dataclasses.dataclass
@@ -87,6 +100,106 @@ def resolve_device(device: str = "auto") -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError(f"device {device!r}: this machine has no Apple MPS GPU; use --device cpu or auto")
     return dev
+
+
+PRECISIONS = ("fp32", "bf16")
+"""Numeric precisions of the forward passes: ``"fp32"`` (default, every score as before) or
+``"bf16"`` (``torch.autocast`` to bfloat16: matrix products and convolutions in bf16, reductions
+and losses in float32; weights, gradients and optimiser state stay float32)."""
+
+_PRECISION: contextvars.ContextVar[str] = contextvars.ContextVar("asdlab_precision", default="fp32")
+
+
+def check_precision(precision) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`, else one :class:`ConfigError` line."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r}: not a precision; use fp32 (default) or bf16")
+    return precision
+
+
+@contextlib.contextmanager
+def use_precision(precision: str) -> Iterator[str]:
+    """Within the block, :func:`fit` (``TrainConfig.precision`` None) and
+    :func:`asdlab.train.embed.embed` / ``embed_arrays`` (``precision`` None) run in ``precision``
+    ("fp32" or "bf16").
+    :func:`asdlab.runs.run_method` wraps a method's run in it; per thread / asyncio task."""
+    token = _PRECISION.set(check_precision(precision))
+    try:
+        yield precision
+    finally:
+        _PRECISION.reset(token)
+
+
+def resolve_precision(precision: str | None = None) -> str:
+    """``precision`` checked, or for None the precision of the enclosing :func:`use_precision`
+    (default "fp32")."""
+    return _PRECISION.get() if precision is None else check_precision(precision)
+
+
+def autocast(device: torch.device | str, precision: str | None = None):
+    """The context the forward passes run in: a no-op for "fp32", ``torch.autocast(device type,
+    bfloat16)`` for "bf16". A device type without autocast is one :class:`ConfigError` line."""
+    precision = resolve_precision(precision)
+    kind = torch.device(device).type
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if not torch.amp.is_autocast_available(kind):
+        raise ConfigError(f"precision {precision!r}: torch {torch.__version__} has no autocast on device "
+                          f"{kind!r}; use fp32")
+    return torch.autocast(kind, dtype=torch.bfloat16)
+
+
+def to_device(tensors: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """``tensors`` on ``device``; to CUDA from pinned host memory with non-blocking copies (the
+    copy overlaps the work queued before it), elsewhere plain ``.to``."""
+    if device.type != "cuda":
+        return [t.to(device) for t in tensors]
+    return [(t.pin_memory() if t.device.type == "cpu" else t).to(device, non_blocking=True) for t in tensors]
+
+
+def _weighted(loss: torch.Tensor, n: int) -> torch.Tensor:
+    """``loss * n`` in float64 on the loss's device (CPU for MPS, which has no float64): summed
+    over batches, it equals the former ``float(loss) * n`` Python sums bit for bit."""
+    t = loss.detach()
+    return t.to("cpu" if t.device.type == "mps" else t.device, torch.float64) * n
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@dataclasses.dataclass
+class EpochProbe:
+    """What :func:`probe_epoch` measured: one dict per probed :func:`fit` epoch with ``desc``,
+    ``items`` and ``batches`` trained, ``seconds`` (first batch included), and ``steady_items`` /
+    ``steady_seconds`` (from the end of the first batch: no start-up, warm-up or autotuning)."""
+
+    max_batches: int | None = None
+    records: list[dict] = dataclasses.field(default_factory=list)
+
+
+class ProbeStop(Exception):
+    """Raised by :func:`fit` after the epoch an :class:`EpochProbe` measured (ends the run)."""
+
+
+_PROBE: contextvars.ContextVar[EpochProbe | None] = contextvars.ContextVar("asdlab_probe", default=None)
+
+
+@contextlib.contextmanager
+def probe_epoch(max_batches: int | None = None) -> Iterator[EpochProbe]:
+    """Benchmark hook: the first :func:`fit` epoch started within the block is timed (the device
+    synchronised after its first and last batch), stopped after ``max_batches`` batches (None: the
+    whole epoch), recorded in the yielded :class:`EpochProbe`, and ends the run with
+    :class:`ProbeStop` (no validation, checkpoint or scoring). Used by ``benchmarks/gpu.py``."""
+    probe = EpochProbe(max_batches=max_batches)
+    token = _PROBE.set(probe)
+    try:
+        yield probe
+    finally:
+        _PROBE.reset(token)
 
 
 def split_indices(n: int, val_fraction: float, seed: int, groups=None,
@@ -166,10 +279,14 @@ def fit(
     ``n_items``: number of training items (clips, vectors...); ``get_batch(idx, train)`` returns
     the tensors of items ``idx`` (a 1-D LongTensor; ``train`` False for validation, e.g. no
     random crop); ``loss_fn(model, tensors)`` returns a scalar loss. Tensors are moved to the
-    device here. ``checkpoint``: a file updated after every epoch; if it exists, training
-    resumes after its last completed epoch.
+    device here (:func:`to_device`); ``loss_fn`` runs in ``cfg.precision`` (:func:`autocast`), the
+    backward pass and the optimiser step outside it. ``checkpoint``: a file updated after every
+    epoch; if it exists, training resumes after its last completed epoch.
     """
     dev = resolve_device(device) if isinstance(device, str) else device
+    precision = resolve_precision(cfg.precision)
+    cast = lambda: autocast(dev, precision)  # noqa: E731
+    cast()  # a device without bf16 autocast stops here, before any work
     model.to(dev)
     train_idx, val_idx = split_indices(n_items, cfg.val_fraction, cfg.seed, cfg.val_groups, cfg.val_keep)
     train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
@@ -185,8 +302,9 @@ def fit(
         best_state, start = state["best_state"], state["epoch"] + 1
 
     def to_dev(tensors):
-        return [t.to(dev, non_blocking=True) for t in tensors]
+        return to_device(tensors, dev)
 
+    probe = _PROBE.get()
     bar = tqdm(range(start, cfg.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         lr = _lr_at(cfg, epoch)
@@ -195,17 +313,23 @@ def fit(
         torch.manual_seed(_epoch_seed(cfg.seed, epoch))
         gen = torch.Generator().manual_seed(_epoch_seed(cfg.seed, epoch))
         model.train()
-        total, count = 0.0, 0
-        for b in epoch_batches(len(train_idx_t), cfg.batch_size, gen):
+        total, count = 0.0, 0  # total: a float64 tensor on the device after the first batch
+        clock = _Clock(probe, dev) if probe is not None else None
+        for i, b in enumerate(epoch_batches(len(train_idx_t), cfg.batch_size, gen)):
+            if clock is not None and clock.stop_before(i, count):
+                break
             batch = to_dev(get_batch(train_idx_t[b], True))
-            loss = loss_fn(model, batch)
+            with cast():
+                loss = loss_fn(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(b)
+            total = total + _weighted(loss, len(b))
             count += len(b)
-        train_loss = total / max(count, 1)
-        val_loss = evaluate_loss(model, val_idx_t, get_batch, loss_fn, cfg.batch_size, to_dev)
+        if clock is not None:
+            clock.finish(desc, count)
+        train_loss = float(total) / max(count, 1)  # the epoch's one host synchronisation
+        val_loss = evaluate_loss(model, val_idx_t, get_batch, loss_fn, cfg.batch_size, to_dev, cast)
         score = val_loss if len(val_idx_t) else train_loss
         if score <= best_val or best_state is None:
             best_val, best_epoch = score, epoch
@@ -223,13 +347,46 @@ def fit(
     return TrainResult(history=history, best_epoch=best_epoch, best_val_loss=best_val)
 
 
+class _Clock:
+    """The timing of one probed epoch (:func:`probe_epoch`)."""
+
+    def __init__(self, probe: EpochProbe, device: torch.device):
+        self.probe, self.device = probe, device
+        self.t0 = self.t1 = time.perf_counter()
+        self.items1 = self.batches = 0
+
+    def stop_before(self, i: int, count: int) -> bool:
+        """True when batch ``i`` is past the probe's limit; marks the end of the first batch."""
+        if self.probe.max_batches is not None and i >= self.probe.max_batches:
+            return True
+        self.batches = i + 1
+        if i == 1:
+            _synchronize(self.device)
+            self.t1, self.items1 = time.perf_counter(), count
+        return False
+
+    def finish(self, desc: str, count: int) -> None:
+        """Record the epoch (``count`` items trained) and end the run with :class:`ProbeStop`."""
+        _synchronize(self.device)
+        t = time.perf_counter()
+        steady = count > self.items1 > 0
+        self.probe.records.append({"desc": desc, "items": count, "batches": self.batches, "seconds": t - self.t0,
+                                   "steady_items": count - self.items1 if steady else count,
+                                   "steady_seconds": t - self.t1 if steady else t - self.t0})
+        raise ProbeStop(f"{desc}: probed one epoch ({count} items)")
+
+
 @torch.no_grad()
-def evaluate_loss(model, idx: torch.Tensor, get_batch, loss_fn, batch_size: int, to_dev) -> float:
-    """Mean loss over items ``idx`` in eval mode (NaN for no items)."""
+def evaluate_loss(model, idx: torch.Tensor, get_batch, loss_fn, batch_size: int, to_dev,
+                  cast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> float:
+    """Mean loss over items ``idx`` in eval mode (NaN for no items); ``cast()``: the context of the
+    forward passes (:func:`autocast`). Summed on the device, read once."""
     if len(idx) == 0:
         return float("nan")
     model.eval()
     total = 0.0
     for b in idx.split(batch_size):
-        total += float(loss_fn(model, to_dev(get_batch(b, False)))) * len(b)
-    return total / len(idx)
+        with cast():
+            loss = loss_fn(model, to_dev(get_batch(b, False)))
+        total = total + _weighted(loss, len(b))
+    return float(total) / len(idx)
