@@ -1,11 +1,11 @@
-"""The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report, download.
+"""The ``asdlab`` command: index, methods, backends, run, rescore, evaluate, synth, report, sweep, download.
 
 Errors on bad input (:class:`asdlab.core.errors.AsdlabError`) and every :class:`OSError` (disk full,
 permission denied, a path that is a file: :func:`asdlab.core.errors.os_error_message`) print one
 line to stderr, ``asdlab <command>: error: <message>``, and exit with status 2; parameters (``--set``,
-``--device``, ``--out``) are checked before anything is written. A run or re-score stopped by an
-OSError leaves no ``OUT.partial`` (the previous ``OUT``, if any, is untouched). A successful command
-exits 0; ``report`` exits 1 when a notebook failed.
+``--device``, ``--precision``, ``--out``) are checked before anything is written. A run or re-score
+stopped by an OSError leaves no ``OUT.partial`` (the previous ``OUT``, if any, is untouched). A successful command
+exits 0; ``report`` exits 1 when a notebook failed, ``sweep`` when a run failed.
 """
 
 from __future__ import annotations
@@ -109,12 +109,12 @@ def cmd_run(args) -> int:
 
     overrides = _parse_overrides(args.set)
     get_method(args.method).params(args.preset, overrides)  # a bad --set value fails before any work
-    try:  # run_method checks --seed, --device and --out before it makes anything
+    try:  # run_method checks --seed, --device, --precision and --out before it makes anything
         out = run_method(args.method, args.data, args.out, preset=args.preset, seed=args.seed,
                          overrides=overrides, machines=args.machines,
                          device=args.device, cache_dir=args.cache, force=args.force,
                          progress=not args.quiet, skip_unreadable=args.skip_unreadable,
-                         protocol=args.protocol, channel=args.channel)
+                         protocol=args.protocol, channel=args.channel, precision=args.precision)
     except OSError:
         drop_partial(args.out)
         raise
@@ -197,14 +197,22 @@ def cmd_report(args) -> int:
                           "the report's main seed), e.g. --seeds 0 1 2")
     check_out_folder(args.out, "report folder")
     skip_iri_format_checks()
+    executor = None
+    if args.executor == "ray":  # else the notebooks' processes start here, as always
+        from asdlab.runs.executors import make_executor
+
+        executor = make_executor("ray", args.address, threads=args.cpus_per_task)
     try:
         result = run_report(args.data, args.out, preset=args.preset, methods=args.methods, jobs=args.jobs,
                             force=args.force, seed=args.seed, seeds=args.seeds, notebooks_dir=args.notebooks,
-                            log=None if args.quiet else print, data_2020=args.data_2020)
+                            log=None if args.quiet else print, data_2020=args.data_2020, executor=executor)
     except KeyboardInterrupt:
         print(f"asdlab report: interrupted; the notebooks that finished are kept in {args.out} and "
               f"the next run goes on from there", file=sys.stderr)
         return 130
+    finally:
+        if executor is not None:
+            executor.close()
     print(f"report: {result.out / 'index.html'}")
     if result.failed:
         for entry in result.report["notebooks"]:
@@ -215,12 +223,82 @@ def cmd_report(args) -> int:
     return 0
 
 
+def sweep_comparison(runs: dict) -> pd.DataFrame:
+    """``comparison.csv`` of a sweep: one row per (method, overrides) of ``runs`` (``{name:
+    {seed: folder}}``, :meth:`asdlab.runs.grid.SweepResult.runs`), best mean official score first:
+    ``run``, ``n`` (seeds with a score), then mean and sample sd (fractions) of the official score
+    and of the ``All`` row's metrics over the seeds (:func:`asdlab.analysis.compare.seed_leaderboard`)."""
+    from asdlab.analysis.compare import seed_compare_table, seed_leaderboard
+
+    if not runs:  # every run failed
+        flat = pd.DataFrame(columns=["run", "n", "official_score_mean", "official_score_sd"])
+        flat.attrs["board"] = None
+        return flat
+    board = seed_leaderboard(seed_compare_table(runs, warn=False))
+    flat = pd.DataFrame({"run": board.index, "n": board[("Official score", "n")].astype(int).to_numpy()})
+    for metric in ["Official score", *(m for m in board.columns.get_level_values("metric").unique()
+                                        if m != "Official score")]:
+        key = metric.lower().replace(" ", "_")
+        for stat in ("mean", "sd"):
+            flat[f"{key}_{stat}"] = board[(metric, stat)].to_numpy()
+    flat.attrs["board"] = board
+    return flat
+
+
+def cmd_sweep(args) -> int:
+    from asdlab.analysis.compare import mean_sd_text
+    from asdlab.core.atomic import atomic_write_text
+    from asdlab.runs.executors import make_executor
+    from asdlab.runs.grid import COMPARISON_FILE, expand_grid, run_sweep
+
+    specs = expand_grid(args.methods, args.seeds, args.set, args.preset)  # every value checked first
+    check_out_folder(args.out, "sweep folder")
+    if args.executor == "local":  # on a cluster, each node checks its own
+        from asdlab.train.loop import resolve_device
+
+        resolve_device(args.device)
+    grid = {"methods": list(dict.fromkeys(s.method for s in specs)), "seeds": args.seeds, "set": args.set,
+            "executor": args.executor}
+    say = None if args.quiet else print
+    with make_executor(args.executor, args.address, args.jobs, args.cpus_per_task) as executor:
+        try:
+            result = run_sweep(specs, args.data, args.out, executor, preset=args.preset, device=args.device,
+                               cache_dir=args.cache, grid=grid, log=say)
+        except KeyboardInterrupt:
+            print(f"asdlab sweep: interrupted; the finished runs are kept in {args.out} and the next run "
+                  f"goes on from there", file=sys.stderr)
+            return 130
+    table = sweep_comparison(result.runs())
+    atomic_write_text(result.out / COMPARISON_FILE, table.to_csv(index=False))
+    if say and table.attrs["board"] is not None:
+        shown = mean_sd_text(table.attrs["board"])
+        shown.columns = [" ".join(c) if isinstance(c, tuple) else c for c in shown.columns]
+        with pd.option_context("display.max_columns", None, "display.width", 200):
+            print(shown.to_string())
+    print(f"{len(result.done)} run(s) done, {len(result.skipped)} finished run(s) skipped, "
+          f"{len(result.failed)} failed; comparison: {result.out / COMPARISON_FILE}")
+    for folder, error in result.failed.items():
+        print(f"asdlab sweep: failed: {folder}: {error}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line too: ``asdlab run: error: argument --seed: invalid
     int value: 'abc' (see asdlab run --help)``, exit status 2 (argparse prints the usage first)."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _executor_arguments(s, what: str) -> None:
+    s.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help=f"where each {what} executes: local processes (default) or a Ray cluster "
+                        f"(pip install 'asdlab[cluster]')")
+    s.add_argument("--address", default="auto",
+                   help="with --executor ray: the head's HOST:PORT, or auto (the cluster started here with ray start)")
+    s.add_argument("--cpus-per-task", type=int, default=1, metavar="N",
+                   help=f"CPUs (torch threads) of each {what}" + (" (default 1)" if what == "run" else
+                                                                   " with --executor ray (default 1)"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a preset parameter (repeatable), e.g. --set epochs=5")
     s.add_argument("--machines", nargs="+", help="only these machine types")
     s.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
+    s.add_argument("--precision", default="fp32", metavar="fp32|bf16",
+                   help="forward passes in fp32 (default) or bf16 autocast (part of the run's identity; "
+                        "see docs/performance.md for the tolerance)")
     s.add_argument("--cache", help="cache folder (default $ASDLAB_CACHE or ~/.cache/asdlab)")
     s.add_argument("--force", action="store_true", help="replace an existing run with a different configuration")
     s.add_argument("--skip-unreadable", action="store_true",
@@ -296,7 +377,26 @@ def build_parser() -> argparse.ArgumentParser:
                         "them; the other notebooks use the first (not with --seed)")
     s.add_argument("--notebooks", help="folder with the notebooks (default: notebooks/ of the asdlab checkout)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
+    _executor_arguments(s, "notebook")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("sweep", help="train a grid of methods x parameter values x seeds, locally or on a Ray "
+                                     "cluster, and compare them over the seeds")
+    s.add_argument("--data", required=True, help="dataset root (on a path every node reaches, with --executor ray)")
+    s.add_argument("--methods", nargs="+", required=True, help="methods to train")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED", help="training seeds (default 0)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2",
+                   help="values of a preset parameter (repeatable), each value one grid axis point, e.g. "
+                        "--set epochs=5,10; METHOD.KEY=... for one method only")
+    s.add_argument("--out", required=True, help="sweep folder: SWEEP/<method>/<key=value,...>/seed<s>, "
+                                                 "sweep.json, comparison.csv")
+    s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
+    s.add_argument("--jobs", type=int, default=2, help="runs at once with --executor local (default 2)")
+    s.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
+    s.add_argument("--cache", help="cache folder (default $ASDLAB_CACHE or ~/.cache/asdlab where each run executes)")
+    s.add_argument("--quiet", action="store_true", help="only the summary line")
+    _executor_arguments(s, "run")
+    s.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("download", help="download an official DCASE Task 2 dataset (checksums, resume, unpack)")
     s.add_argument("dataset", nargs="?", help="dcase2020 ... dcase2026 (see --list)")

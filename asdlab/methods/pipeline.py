@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,10 +111,16 @@ def finish(train_rows: pd.DataFrame, test_rows: pd.DataFrame, train_score, test_
                         skipped=list(skipped), artifacts=list(artifacts), embeddings=embeddings)
 
 
+LOG_MEL_CHUNK = 256
+"""Clips whose missing log-mels :func:`log_mels` reads and extracts at a time (a multiple of the
+extraction batch, 8 on CPU and 64 on GPU, so equal-length clips are batched as in one call)."""
+
+
 def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
     """Log-mels ``(n_mels, frames)`` (dB) of the clips of ``rows`` from the feature cache, with
     ``ctx.params``' ``n_fft``, ``hop`` and ``n_mels``: ``(features, skipped)``, None in
-    ``features`` for each unreadable clip skipped with ``ctx.skip_unreadable``."""
+    ``features`` for each unreadable clip skipped with ``ctx.skip_unreadable``. Clips missing from
+    the cache are read :data:`LOG_MEL_CHUNK` at a time."""
     from asdlab.data.audio import read_many
     from asdlab.features import LogMelParams
     from asdlab.features.cache import FeatureCache
@@ -122,8 +129,34 @@ def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
     p = ctx.params
     cache = FeatureCache(ctx.cache_dir, LogMelParams(n_fft=p["n_fft"], hop=p["hop"], n_mels=p["n_mels"]),
                          device=str(resolve_device(ctx.device)), channel=ctx.channel)
-    feats, skipped = cache.get_many(list(rows["path"]), functools.partial(read_many, skip_unreadable=ctx.skip_unreadable,
-                                                                          channel=ctx.channel))
+    read = functools.partial(read_many, skip_unreadable=ctx.skip_unreadable, channel=ctx.channel)
+
+    def read_quietly(paths):  # one warning for all chunks' unreadable clips, below
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"skipped \d+ unreadable audio file")
+            return read(paths)
+
+    # LOG_MEL_CHUNK clips at a time: a cold cache never holds every waveform (5.4 GB at paper scale).
+    # A chunk that was extracted is loaded again from the cache once every chunk is done: kept
+    # among the extraction's freed temporaries, its features would grow the malloc heap by about
+    # 1 MB per clip (9 GB at paper scale); loaded alone, they take their own size.
+    paths, feats, skipped, extracted = list(rows["path"]), [], [], []
+    for start in range(0, len(paths), LOG_MEL_CHUNK):
+        misses = cache.misses
+        got, bad = cache.get_many(paths[start:start + LOG_MEL_CHUNK], read_quietly)
+        if cache.misses > misses:
+            extracted.append(start)
+            got = [None] * len(got)
+        feats += got
+        skipped += bad
+    unreadable = {str(p) for p, _ in skipped}
+    for start in extracted:
+        todo = [i for i in range(start, min(start + LOG_MEL_CHUNK, len(paths))) if str(paths[i]) not in unreadable]
+        for i, f in zip(todo, cache.get_many([paths[i] for i in todo], read_quietly)[0], strict=True):
+            feats[i] = f
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable audio file(s):\n" + "\n".join(r for _, r in skipped),
+                      stacklevel=2)
     warn_silent(rows, [f is not None and np.ptp(f) == 0 for f in feats])  # silence: one constant log-mel
     return feats, skipped
 
@@ -150,22 +183,26 @@ def readable_split(table: pd.DataFrame, feats: list, method: str) -> tuple[pd.Da
     return rows, [f for f in feats if f is not None], is_train
 
 
-def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[list[np.ndarray], pd.DataFrame, list]:
+def waveforms(rows: pd.DataFrame, ctx: RunContext) -> tuple[Sequence[np.ndarray], pd.DataFrame, list]:
     """The waveforms ``(n,)`` float32 of the clips of ``rows``: ``(waves, readable rows
-    (re-indexed), skipped)``, unreadable clips skipped (and listed) with ``ctx.skip_unreadable``."""
-    from asdlab.data.audio import read_many
+    (re-indexed), skipped)``, unreadable clips skipped (and listed) with ``ctx.skip_unreadable``.
 
-    from asdlab.data.audio import is_silent
+    ``waves`` is a :class:`asdlab.features.wavestore.WaveStore` in ``ctx.cache_dir``: a sequence
+    that reads each clip from one cache file when indexed (built from the WAVs on the first
+    run), so a run holds a batch of clips, never all of them; ``waves[i]`` equals what
+    :func:`asdlab.data.audio.read_audio` returns for the clip."""
+    from asdlab.features.wavestore import open_store
 
-    waves, skipped = read_many(list(rows["path"]), skip_unreadable=ctx.skip_unreadable, channel=ctx.channel)
+    store = open_store(list(rows["path"]), ctx.cache_dir, channel=ctx.channel, skip_unreadable=ctx.skip_unreadable)
+    skipped = store.skipped
     bad = {str(p) for p, _ in skipped}
     keep = ~rows["path"].astype(str).isin(bad).to_numpy()
     rows = rows[keep].reset_index(drop=True)
-    warn_silent(rows, [is_silent(w) for w in waves])
-    return waves, rows, skipped
+    warn_silent(rows, store.silent)
+    return store, rows, skipped
 
 
-def train_test_waveforms(ctx: RunContext) -> tuple[list, pd.DataFrame, list, pd.DataFrame, list]:
+def train_test_waveforms(ctx: RunContext) -> tuple[Sequence, pd.DataFrame, Sequence, pd.DataFrame, list]:
     """:func:`waveforms` of the training and of the test clips of ``ctx.table``:
     ``(train_waves, train_rows, test_waves, test_rows, skipped)``."""
     table = ctx.table
@@ -206,7 +243,14 @@ def fixed_log_mels(ctx: RunContext, method: str, min_frames: int = 1) -> FixedLo
     if frames < min_frames:
         raise DataError(f"{method}: the training clips are only {frames} frames long; its network needs at "
                         f"least {min_frames} (set frames=...)")
-    x = np.stack([fix_frames(f, frames) for f in feats])
-    mean, std, x_train, x_test = standardize(x[is_train], x[~is_train])
+    # filled clip by clip (each log-mel dropped once copied): the clips' features are held once
+    x_train = np.empty((int(is_train.sum()), feats[0].shape[0], frames), np.float32)
+    x_test = np.empty((len(feats) - len(x_train), feats[0].shape[0], frames), np.float32)
+    slot = np.where(is_train, np.cumsum(is_train), np.cumsum(~is_train)) - 1  # row in x_train or x_test
+    for k, train in enumerate(is_train):
+        (x_train if train else x_test)[slot[k]] = fix_frames(feats[k], frames)
+        feats[k] = None
+    del feats
+    mean, std, x_train, x_test = standardize(x_train, x_test)
     return FixedLogMels(rows[is_train].reset_index(drop=True), rows[~is_train].reset_index(drop=True),
                         x_train, x_test, mean, std, skipped)

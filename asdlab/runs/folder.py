@@ -49,7 +49,7 @@ from asdlab.core.lock import folder_lock
 from asdlab.core.procs import remove_leftovers
 from asdlab.core.manifest import ManifestError, verify_manifest, write_manifest
 from asdlab.core.schema import check_out_folder, check_seed
-from asdlab.train.loop import resolve_device
+from asdlab.train.loop import autocast, resolve_device, use_precision
 from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.data import build_clip_table, check_channel
 from asdlab.features.cache import default_cache_dir, file_key
@@ -64,8 +64,9 @@ from asdlab.metrics.submission import write_submission
 from asdlab.runs.preflight import measurable_sections, preflight, score_missing, undecided_sections
 
 # Keys that identify what a run computed; the rest of config.json is provenance.
-_IDENTITY = ("method", "preset", "params", "seed", "data", "data_fingerprint", "machines", "channel")
-_DEFAULTS = {"channel": 0}  # what a config written before the key existed meant
+_IDENTITY = ("method", "preset", "params", "seed", "data", "data_fingerprint", "machines", "channel",
+             "precision")
+_DEFAULTS = {"channel": 0, "precision": "fp32"}  # what a config written before the key existed meant
 
 
 class RunExistsError(AsdlabError):
@@ -120,13 +121,15 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
                seed: int = 0, overrides: dict | None = None, machines: list[str] | None = None,
                device: str = "auto", cache_dir: str | os.PathLike | None = None,
                force: bool = False, progress: bool = True, skip_unreadable: bool = False,
-               protocol: str | None = None, channel: int | str = 0) -> Path:
+               protocol: str | None = None, channel: int | str = 0, precision: str = "fp32") -> Path:
     """Train and score ``method`` on the dataset at ``data`` into the run folder ``out``.
 
     ``preset``: smoke / course / paper; ``overrides``: parameter values replacing the preset's;
     ``machines``: restrict to these machine types; ``protocol``: the metrics' DCASE protocol
     (None or ``"auto"``: detected from the clip table); ``channel``: which channel of multi-channel
-    files is read (0, 1 or ``"mean"``; :mod:`asdlab.data.audio`). Test clips of a machine type and
+    files is read (0, 1 or ``"mean"``; :mod:`asdlab.data.audio`); ``precision``: the forward passes'
+    "fp32" (default) or "bf16" (:func:`asdlab.train.loop.use_precision`; part of the run's identity,
+    configs without it mean fp32). Test clips of a machine type and
     section without training clips are left out (``skipped.csv`` says why). Returns the run folder.
     Holds the lock of ``out`` (:func:`asdlab.core.lock.folder_lock`) throughout: a second
     process writing the same folder stops at once with a :class:`LockedError` naming the holder.
@@ -137,7 +140,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
     params = m.params(preset, overrides)
     check_seed(seed)
     channel = check_channel(channel)
-    resolve_device(device)
+    autocast(resolve_device(device), precision)  # an unknown precision, or bf16 without autocast there
     check_out_folder(out, "run folder")
     with folder_lock(out, "run folder"):  # a second process into the same --out fails here
         table = build_clip_table(data, machines=machines)
@@ -146,7 +149,7 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
                   "data_fingerprint": data_fingerprint(table["path"]),
                   "machines": sorted(machines) if machines else None,
                   "asdlab_version": asdlab.__version__, "torch_version": torch.__version__,
-                  "python": platform.python_version(), "device": device,
+                  "python": platform.python_version(), "device": device, "precision": precision,
                   "protocol": resolve_protocol(protocol, table), "channel": channel}
         damaged = False
         if out.exists():
@@ -192,7 +195,8 @@ def run_method(method: str, data: str | os.PathLike, out: str | os.PathLike, pre
             warnings.warn(f"{method}: {len(untrained)} test clip(s) left out: {untrained[0][1]} (see skipped.csv)",
                           stacklevel=2)
         torch.manual_seed(seed)
-        result = m.run(ctx)
+        with use_precision(precision):
+            result = m.run(ctx)
         score_missing(result, ctx.table)  # unreadable test clips: rows the evaluator needs
         result.skipped = list(result.skipped) + untrained
         write_outputs(partial, result)

@@ -6,6 +6,8 @@ inputs that already share one shape (e.g. standardised fixed-length log-mels).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -13,28 +15,45 @@ from asdlab.core.errors import ConfigError
 from asdlab.data.audio import fix_length
 from asdlab.features import length_batches
 from asdlab.features.segments import segment_starts
-from asdlab.train.loop import resolve_device
+from asdlab.train.loop import autocast, resolve_device, resolve_precision, to_device
 
 CROP_POLICIES = ("first", "all", "whole")
 """How :func:`embed` brings clips to the network: ``"first"`` the first ``n_samples`` (copy-padded
 when shorter), ``"all"`` the mean over consecutive crops covering the clip, ``"whole"`` as is."""
 
 
+def _runner(model: torch.nn.Module, dev: torch.device, precision: str | None):
+    """``batch (numpy) -> model(batch)`` as float32 numpy, the forward pass in ``precision``
+    (:func:`asdlab.train.loop.autocast`), the input copied to ``dev`` by
+    :func:`asdlab.train.loop.to_device` (pinned, non-blocking on CUDA)."""
+    precision = resolve_precision(precision)
+    autocast(dev, precision)  # a device without bf16 autocast stops here, before any work
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with autocast(dev, precision):
+            y = model(*to_device([torch.from_numpy(batch)], dev))
+        return y.float().cpu().numpy()
+    return run
+
+
 @torch.no_grad()
 def embed_arrays(model: torch.nn.Module, x: np.ndarray, device: str = "cpu", batch_size: int = 64,
-                 embedding_dim: int = 0) -> np.ndarray:
+                 embedding_dim: int = 0, precision: str | None = None) -> np.ndarray:
     """``model(x)`` in eval mode, ``batch_size`` rows at a time: inputs ``(N, ...)`` (e.g.
     standardised log-mels ``(N, n_mels, T)``) -> embeddings ``(N, D)`` float32
-    (``(0, embedding_dim)`` for no rows)."""
+    (``(0, embedding_dim)`` for no rows). ``precision``: "fp32" / "bf16", None: the run's
+    (:func:`asdlab.train.loop.use_precision`)."""
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    out = [model(torch.from_numpy(x[i:i + batch_size]).to(dev)).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, embedding_dim), np.float32)
+    run = _runner(model, dev, precision)
+    out = [run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, embedding_dim), np.float32)
 
 
 @torch.no_grad()
-def embed(model: torch.nn.Module, waves: list[np.ndarray], n_samples: int | None = None, policy: str = "first",
-          hop: int | None = None, device: str = "cpu", batch_size: int = 64, embedding_dim: int = 0) -> np.ndarray:
+def embed(model: torch.nn.Module, waves: Sequence[np.ndarray], n_samples: int | None = None, policy: str = "first",
+          hop: int | None = None, device: str = "cpu", batch_size: int = 64, embedding_dim: int = 0,
+          precision: str | None = None) -> np.ndarray:
     """Embeddings ``(N, D)`` float32 of the waveforms ``waves`` (``N`` arrays ``(n_i,)``) by
     ``model(batch (B, n)) -> (B, D)`` in eval mode (``(0, embedding_dim)`` for no clips).
 
@@ -48,6 +67,12 @@ def embed(model: torch.nn.Module, waves: list[np.ndarray], n_samples: int | None
       is one copy-padded crop. ``batch_size`` crops at a time.
     - ``"whole"``: each clip at its own length (``n_samples`` must be None); clips of equal
       length share a batch (:func:`asdlab.features.length_batches`).
+
+    ``waves``: any sequence (e.g. a :class:`asdlab.features.wavestore.WaveStore`, which reads a
+    clip from disk when indexed); one batch of clips or crops is held at a time.
+
+    ``precision``: "fp32" / "bf16" forward passes (:func:`asdlab.train.loop.autocast`), None: the
+    run's (:func:`asdlab.train.loop.use_precision`, default "fp32").
     """
     if policy not in CROP_POLICIES:
         raise ConfigError(f"unknown crop policy {policy!r}; choose from {', '.join(CROP_POLICIES)}")
@@ -58,7 +83,7 @@ def embed(model: torch.nn.Module, waves: list[np.ndarray], n_samples: int | None
         raise ConfigError(f"n_samples must be positive, got {n_samples}")
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    run = lambda batch: model(torch.from_numpy(batch).to(dev)).cpu().numpy()
+    run = _runner(model, dev, precision)
     if not waves:
         return np.zeros((0, embedding_dim), np.float32)
     if policy == "whole":
@@ -67,15 +92,27 @@ def embed(model: torch.nn.Module, waves: list[np.ndarray], n_samples: int | None
         for chunk, e in parts:
             out[chunk] = e
         return out
+    # one batch of clips (or crops) in memory at a time: ``waves`` may read each clip from disk
     if policy == "first":
-        clips = [fix_length(w, n_samples, "fixed") for w in waves]
-        return np.concatenate([run(np.stack(clips[i:i + batch_size])) for i in range(0, len(clips), batch_size)])
-    crops, owner = [], []
-    for i, w in enumerate(waves):
-        w = fix_length(w, n_samples, "fixed") if len(w) < n_samples else w
-        for s in segment_starts(len(w), n_samples, hop or n_samples):
-            crops.append(w[s:s + n_samples])
-            owner.append(i)
-    e = np.concatenate([run(np.stack(crops[i:i + batch_size])) for i in range(0, len(crops), batch_size)])
+        return np.concatenate([run(np.stack([fix_length(waves[j], n_samples, "fixed")
+                                             for j in range(i, min(i + batch_size, len(waves)))]))
+                               for i in range(0, len(waves), batch_size)])
+
+    def crops():
+        for i, w in enumerate(waves):
+            w = fix_length(w, n_samples, "fixed") if len(w) < n_samples else w
+            for s in segment_starts(len(w), n_samples, hop or n_samples):
+                yield i, w[s:s + n_samples]
+
+    parts, owner, batch = [], [], []
+    for i, crop in crops():
+        owner.append(i)
+        batch.append(crop)
+        if len(batch) == batch_size:
+            parts.append(run(np.stack(batch)))
+            batch = []
+    if batch:
+        parts.append(run(np.stack(batch)))
+    e = np.concatenate(parts)
     bounds = np.searchsorted(np.asarray(owner), np.arange(len(waves) + 1))
     return np.stack([e[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.float32)
