@@ -11,7 +11,6 @@ exits 0; ``report`` exits 1 when a notebook failed, ``sweep`` when a run failed.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import warnings
@@ -21,9 +20,9 @@ import pandas as pd
 
 from asdlab.core.errors import AsdlabError, ConfigError, os_error_message
 from asdlab.core.schema import check_out_folder
+from asdlab.runs.grid import parse_value
 
 
-_PY_LITERALS = {"None": None, "True": True, "False": False}
 PROTOCOL_CHOICES = ("auto", "dcase2020", "dcase2021", "dcase2022", "dcase2023", "dcase2024", "dcase2025")
 """``--protocol`` values: ``auto`` + :data:`asdlab.metrics.PROTOCOLS` (spelled out so that building the
 parser does not import the metrics; a test keeps the two equal)."""
@@ -39,10 +38,7 @@ def _parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = _PY_LITERALS.get(value.strip(), value)
+        out[key] = parse_value(value)
     return out
 
 
