@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from asdlab.core.allocator import tune_allocator
 from asdlab.core.errors import AsdlabError, ConfigError, os_error_message
 from asdlab.core.schema import check_out_folder
 from asdlab.runs.grid import parse_value
@@ -423,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_allocator()  # before torch allocates; report kernels and sweep workers inherit it
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():

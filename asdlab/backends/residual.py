@@ -85,6 +85,36 @@ def residual_stats(residuals: list[np.ndarray], frame_dim: int) -> tuple[int, np
     return len(x), x.sum(axis=0), xc.T @ xc
 
 
+class ResidualMoments:
+    """:func:`residual_stats` accumulated clip by clip, so that no group's frames are held at once:
+    :meth:`add` each clip's residuals ``(n_vectors, k * frame_dim)``, then :meth:`stats` returns
+    ``(count, sum, scatter)``. Sums are taken around the first clip's mean frame (the shifted-data
+    algorithm), so the scatter keeps float64 precision; it equals :func:`residual_stats` to about
+    1e-12 relative, not bit for bit (the order of the summation differs)."""
+
+    def __init__(self, frame_dim: int):
+        self.frame_dim = frame_dim
+        self.count, self._shift = 0, None
+        self._sum = np.zeros(frame_dim)
+        self._moment = np.zeros((frame_dim, frame_dim))
+
+    def add(self, residual: np.ndarray) -> None:
+        x = per_frame(residual, self.frame_dim).astype(np.float64)
+        if self._shift is None:
+            self._shift = x.mean(axis=0)
+        x -= self._shift
+        self.count += len(x)
+        self._sum += x.sum(axis=0)
+        self._moment += x.T @ x
+
+    def stats(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(count, sum (frame_dim,), scatter (frame_dim, frame_dim))`` float64, as :func:`residual_stats`."""
+        if not self.count:
+            raise ValueError("ResidualMoments.stats: no residuals were added")
+        scatter = self._moment - np.outer(self._sum, self._sum) / self.count
+        return self.count, self._sum + self.count * self._shift, scatter
+
+
 def precision_from_scatter(count: int, scatter: np.ndarray, ridge: float) -> np.ndarray:
     """Inverse of the covariance ``scatter / count`` plus ``ridge * trace / dim`` on the diagonal
     (the computation of :class:`SelectiveMahalanobis`); a pseudo-inverse where it is singular."""

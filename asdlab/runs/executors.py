@@ -25,6 +25,7 @@ import sys
 import threading
 from typing import Callable
 
+from asdlab.core.allocator import tune_allocator
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.core.procs import die_with_parent
 
@@ -58,8 +59,15 @@ class Executor:
 
 def _init_local_worker(parent_pid: int, threads: int) -> None:
     die_with_parent(parent_pid)
+    tune_allocator()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+
+
+def _call_tuned(fn: Callable, /, *args, **kwargs):
+    """``fn(*args, **kwargs)`` in a Ray worker, after :func:`asdlab.core.allocator.tune_allocator`."""
+    tune_allocator()
+    return fn(*args, **kwargs)
 
 
 class LocalExecutor(Executor):
@@ -157,18 +165,17 @@ class RayExecutor(Executor):
         self.cluster = {k: resources.get(k, 0) for k in ("CPU", "GPU")}
         self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         self.num_gpus = (1 if self.cluster["GPU"] > 0 else 0) if num_gpus is None else num_gpus
-        self._remote: dict = {}
+        self._remote = None  # the Ray remote function, made on the first submit
         self._refs: list = []
         self._lock = threading.Lock()
 
     def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
         ray = self._ray
         with self._lock:
-            remote = self._remote.get(fn)
-            if remote is None:
-                remote = self._remote[fn] = ray.remote(fn)
-            ref = remote.options(num_cpus=self.threads, num_gpus=self.num_gpus, max_retries=self.max_retries,
-                                 retry_exceptions=False).remote(*args, **kwargs)
+            if self._remote is None:
+                self._remote = ray.remote(_call_tuned)
+            ref = self._remote.options(num_cpus=self.threads, num_gpus=self.num_gpus, max_retries=self.max_retries,
+                                       retry_exceptions=False).remote(fn, *args, **kwargs)
             self._refs.append(ref)
         out = concurrent.futures.Future()
         out.set_running_or_notify_cancel()

@@ -1,0 +1,84 @@
+"""The allocator settings of run processes (asdlab.core.allocator)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from asdlab.backends.residual import ResidualMoments, residual_stats
+from asdlab.core.allocator import SETTINGS, huge_pages_available
+
+
+def _child(code: str, **env) -> dict:
+    """Run ``code`` (which prints one JSON line last) in a fresh Python with ``env`` added."""
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS and k != "ASDLAB_ALLOCATOR"}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+TUNE = "import json, os; from asdlab.core.allocator import tune_allocator; t = tune_allocator(); "
+
+
+def test_huge_pages_available_reads_the_kernels_choice(tmp_path):
+    f = tmp_path / "enabled"
+    for text, expected in (("always [madvise] never\n", True), ("[always] madvise never\n", True),
+                           ("always madvise [never]\n", False)):
+        f.write_text(text)
+        assert huge_pages_available(str(f)) is expected
+    assert huge_pages_available(str(tmp_path / "missing")) is False
+
+
+needs_thp = pytest.mark.skipif(not (sys.platform.startswith("linux") and huge_pages_available()),
+                               reason="tune_allocator changes nothing without Linux transparent huge pages")
+
+
+@needs_thp
+def test_tune_allocator_sets_the_environment_children_inherit_and_keeps_a_users_values():
+    got = _child(TUNE + "print(json.dumps({'t': t, 'env': {k: os.environ.get(k) for k in t}}))")
+    assert got["t"] == SETTINGS and got["env"] == SETTINGS
+    got = _child(TUNE + "print(json.dumps(t))", MALLOC_MMAP_THRESHOLD_="65536")
+    assert got == {**SETTINGS, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    assert _child(TUNE + "print(json.dumps({'t': t, 'thp': os.environ.get('THP_MEM_ALLOC_ENABLE')}))",
+                  ASDLAB_ALLOCATOR="default") == {"t": {}, "thp": None}
+
+
+@needs_thp
+def test_tuned_process_returns_freed_large_blocks_to_the_system():
+    # 300 blocks of 2 MiB between small live objects: glibc's default (its threshold rises to 2 MiB
+    # after the first free) keeps them in the heap behind the small ones; tuned, they are unmapped
+    code = TUNE + """
+import numpy as np
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+base = rss()
+np.ones(2**18)  # one 2 MiB block freed: raises glibc's dynamic threshold
+big, small = [], []
+for i in range(300):
+    big.append(np.ones(2**18)); small.append(np.ones(64))
+peak = rss(); del big
+print(json.dumps({'grown': peak - base, 'kept': rss() - base}))
+"""
+    tuned, default = _child(code), _child(code, ASDLAB_ALLOCATOR="default")
+    assert tuned["grown"] > 500 and default["grown"] > 500
+    assert tuned["kept"] < 50 < default["kept"]
+
+
+def test_residual_moments_equal_residual_stats_clip_by_clip():
+    rng = np.random.default_rng(5)
+    # frames far from zero: raw moments around 0 would lose the scatter's digits; shifted ones keep them
+    res = [(1e3 + rng.standard_normal((int(n), 3 * 4))).astype(np.float32) for n in rng.integers(1, 30, size=40)]
+    moments = ResidualMoments(4)
+    for r in res:
+        moments.add(r)
+    count, total, scatter = moments.stats()
+    ref_count, ref_total, ref_scatter = residual_stats(res, 4)
+    assert count == ref_count == sum(3 * len(r) for r in res)
+    np.testing.assert_allclose(total, ref_total, rtol=1e-12)
+    np.testing.assert_allclose(scatter, ref_scatter, rtol=1e-9, atol=1e-9 * np.abs(ref_scatter).max())
+    with pytest.raises(ValueError, match="no residuals"):
+        ResidualMoments(4).stats()
