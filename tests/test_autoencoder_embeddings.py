@@ -5,21 +5,27 @@ import pandas as pd
 import torch
 
 from asdlab.artifacts.embeddings import load_embeddings
-from asdlab.methods.autoencoder import bottleneck_means
+from asdlab.features import stack_frames
+from asdlab.features.frames import StackedFrames
+from asdlab.methods.autoencoder import clip_passes
 from asdlab.nn.ae import DenseAutoEncoder
 
 
-def test_bottleneck_means_is_the_mean_code_per_clip():
+def test_clip_passes_give_each_clips_residuals_and_mean_code_across_chunk_boundaries():
     torch.manual_seed(0)
-    model = DenseAutoEncoder(input_dim=12, hidden=16, n_layers=2, bottleneck=4).eval()
+    model = DenseAutoEncoder(input_dim=3 * 4, hidden=16, n_layers=2, bottleneck=4).eval()
     rng = np.random.default_rng(0)
-    clips = [rng.normal(size=(n, 12)).astype(np.float32) for n in (3, 1, 5)]
-    emb = bottleneck_means(model, clips, chunk=4)  # chunks cut across clips
-    assert emb.shape == (3, 4) and emb.dtype == np.float32
-    with torch.no_grad():
-        for clip, e in zip(clips, emb):
-            np.testing.assert_allclose(e, model.encode(torch.from_numpy(clip)).mean(0).numpy(), rtol=1e-5, atol=1e-6)
-    assert bottleneck_means(model, []).shape == (0, 4)
+    mels = [rng.normal(size=(4, t)).astype(np.float32) for t in (5, 3, 11, 4)]  # 3, 1, 9, 2 vectors
+    for chunk in (4, 1, 100):  # chunks cut across clips, one vector per chunk, one chunk for all
+        out = list(clip_passes(model, StackedFrames(mels, 3), chunk=chunk))
+        assert len(out) == 4
+        with torch.no_grad():
+            for mel, (res, code) in zip(mels, out):
+                x = torch.from_numpy(stack_frames(mel, 3))
+                assert res.shape == x.shape and res.dtype == np.float32 and code.shape == (4,)
+                np.testing.assert_allclose(res, (x - model(x)).numpy(), rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(code, model.encode(x).mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    assert list(clip_passes(model, StackedFrames([], 3))) == []
 
 
 def test_ae_runs_save_train_and_test_embeddings(tmp_path):

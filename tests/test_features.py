@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from asdlab.features import LogMelParams, log_mel, log_mel_many, stack_frames
+from asdlab.features.frames import RowsOf, StackedFrames
 
 
 def _noise(seconds=2.0, seed=0):
@@ -37,6 +38,31 @@ def test_log_mel_many_keeps_order_across_lengths():
 def test_params_key_changes_with_any_parameter():
     assert LogMelParams().key() == LogMelParams().key()
     assert LogMelParams().key() != LogMelParams(n_fft=2048).key()
+
+
+def test_stacked_frames_take_equals_stack_frames_of_each_clip():
+    rng = np.random.default_rng(3)
+    mels = [rng.normal(size=(3, t)).astype(np.float32) for t in (5, 9, 6, 12)]  # 1, 5, 2, 8 vectors
+    frames = StackedFrames(mels, 5)
+    every = np.concatenate([stack_frames(m, 5) for m in mels])
+    assert len(frames) == 16 and frames.dim == 15 and list(frames.counts) == [1, 5, 2, 8]
+    np.testing.assert_array_equal(frames.take(np.arange(16)), every)
+    np.testing.assert_array_equal(frames.take([15, 0, 6, 6]), every[[15, 0, 6, 6]])  # any order, repeats
+    assert frames.take([]).shape == (0, 15)
+    with pytest.raises(ValueError, match="at least 5 frames"):
+        StackedFrames([mels[0][:, :4]], 5)
+    assert len(StackedFrames([], 5)) == 0
+
+
+def test_rows_of_slices_like_the_concatenation():
+    a, b, c = (np.arange(n * 2, dtype=np.float32).reshape(n, 2) + 100 * k for k, n in enumerate((3, 0, 4)))
+    rows, whole = RowsOf(a, b, c), np.concatenate([a, b, c])
+    assert len(rows) == 7 and rows.shape == (7, 2)
+    for lo, hi in ((0, 7), (0, 3), (2, 5), (3, 7), (5, 6), (6, 20), (4, 4), (-3, None)):
+        np.testing.assert_array_equal(rows[lo:hi], whole[lo:hi])
+    assert np.shares_memory(rows[1:3], a)  # within one part: a view, no copy
+    with pytest.raises(ValueError, match="step 1"):
+        rows[::2]
 
 
 def test_stack_frames_is_frame_major_like_the_baseline():

@@ -17,7 +17,93 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
     """Per mel bin standardisation with the mean and standard deviation over all frames of all
     ``train`` clips ``(N, n_mels, T)``; returns ``(mean, std, train, *others)`` with mean and std
     ``(n_mels,)``."""
-    mean = train.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
-    std = train.std(axis=(0, 2), dtype=np.float64).astype(np.float32) + np.float32(1e-12)
+    mean, std = _mel_stats(train)
     scale = lambda x: ((x - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
     return (mean, std, scale(train), *(scale(o) for o in others))
+
+
+def standardize_in_place(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`standardize` of float32 arrays ``(N, n_mels, T)`` that overwrites them (no copy of
+    the data; the same values bit for bit); returns ``(mean, std)``. The arrays must not overlap."""
+    mean, std = _mel_stats(train)
+    for x in (train, *others):
+        x -= mean[None, :, None]
+        x /= std[None, :, None]
+    return mean, std
+
+
+def _mel_stats(train: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per mel bin mean and standard deviation ``(n_mels,)`` float32 over all frames of ``train``
+    ``(N, n_mels, T)``, summed in float64 ``block`` clips at a time (two passes), so the float64
+    temporaries hold one block, not a float64 copy of every clip."""
+    n = train.shape[0] * train.shape[2]
+    total = sum(train[i:i + block].sum(axis=(0, 2), dtype=np.float64) for i in range(0, len(train), block))
+    mean = total / n
+    squares = sum(np.square(train[i:i + block] - mean[None, :, None]).sum(axis=(0, 2))
+                  for i in range(0, len(train), block))
+    return mean.astype(np.float32), np.sqrt(squares / n).astype(np.float32) + np.float32(1e-12)
+
+
+class StackedFrames:
+    """The :func:`asdlab.features.stack_frames` vectors of many clips, built on demand.
+
+    ``mels``: log-mels ``(n_mels, T_i)`` float32 with ``T_i >= n_frames``; held once, side by
+    side ``(n_mels, sum T_i)``. Vector ``v`` of clip ``i`` (``0 <= v < T_i - n_frames + 1``) has
+    the global index ``sum(counts[:i]) + v``; :meth:`take` returns rows ``(B, n_frames * n_mels)``
+    equal to those of ``stack_frames`` (frame-major), so no ``(sum counts, n_frames * n_mels)``
+    matrix (five copies of every frame) is ever built."""
+
+    def __init__(self, mels: list[np.ndarray], n_frames: int):
+        lengths = np.array([m.shape[1] for m in mels], dtype=np.int64)
+        if len(mels) and lengths.min() < n_frames:
+            raise ValueError(f"need at least {n_frames} frames to stack, got {int(lengths.min())}")
+        self.n_frames = n_frames
+        self.counts = lengths - n_frames + 1
+        """Vectors per clip ``(n_clips,)``."""
+        self.cat = np.concatenate(mels, axis=1).astype(np.float32, copy=False) if mels else np.zeros((0, 0), np.float32)
+        first, col0 = np.cumsum(self.counts) - self.counts, np.cumsum(lengths) - lengths  # of each clip
+        self._start = np.repeat(col0 - first, self.counts) + np.arange(int(self.counts.sum()), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._start)
+
+    @property
+    def dim(self) -> int:
+        """``n_frames * n_mels``."""
+        return self.n_frames * self.cat.shape[0]
+
+    def take(self, idx) -> np.ndarray:
+        """Vectors ``idx`` (global indices) ``(len(idx), n_frames * n_mels)`` float32."""
+        cols = self._start[np.asarray(idx, dtype=np.int64)][:, None] + np.arange(self.n_frames)
+        return self.cat[:, cols].transpose(1, 2, 0).reshape(len(cols), self.dim)
+
+
+class RowsOf:
+    """The rows of arrays ``(N_i, ...)`` (same trailing shape) read as their concatenation without
+    building it: ``len``, ``shape``, and ``[a:b]`` (step 1) returns rows ``a`` to ``b`` as one
+    array, copying only those rows."""
+
+    def __init__(self, *parts: np.ndarray):
+        self.parts = parts
+        self.ends = np.cumsum([len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.ends[-1]) if len(self.ends) else 0
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self), *self.parts[0].shape[1:])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, step = rows.indices(len(self))
+        if step != 1:
+            raise ValueError("RowsOf takes slices with step 1")
+        pieces, begin = [], 0
+        for part, end in zip(self.parts, self.ends):
+            lo, hi = max(start, begin), min(stop, end)
+            if lo < hi:
+                pieces.append(part[lo - begin:hi - begin])
+            begin = end
+        if not pieces:
+            return self.parts[0][:0]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)

@@ -19,12 +19,11 @@ import torch
 
 from asdlab.core.atomic import atomic_write_text
 from asdlab.backends import get_backend, mse_score
-from asdlab.backends.residual import clip_mean_residual, residual_stats
+from asdlab.backends.residual import ResidualMoments, clip_mean_residual
 from asdlab.features.cache import file_key
 from asdlab.artifacts.residuals import save_residuals
 from asdlab.core.errors import DataError
-from asdlab.features import stack_frames
-from asdlab.features.frames import fix_frames
+from asdlab.features.frames import StackedFrames, fix_frames
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
 from asdlab.core.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
@@ -68,12 +67,12 @@ def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
 
 
 def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str],
-                   vectors: torch.Tensor) -> tuple[DenseAutoEncoder, pd.DataFrame | None]:
+                   vectors: StackedFrames) -> tuple[DenseAutoEncoder, pd.DataFrame | None]:
     """The machine's AE from the model cache, or trained and cached; with its per-epoch training
     history (None for models cached before histories were kept)."""
     p = ctx.params
     torch.manual_seed(ctx.seed)
-    model = DenseAutoEncoder(vectors.shape[1], p["hidden"], p["n_layers"], p["bottleneck"])
+    model = DenseAutoEncoder(vectors.dim, p["hidden"], p["n_layers"], p["bottleneck"])
     cached = ctx.cache_dir / "models" / "ae" / f"{_model_key(ctx, machine, train_paths)}.pt"
     history_file = cached.with_suffix(".history.csv")
     if cached.exists():
@@ -81,7 +80,7 @@ def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str],
     else:
         cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
                           optimizer="adam", val_fraction=p["val_fraction"], seed=ctx.seed)
-        result = fit(model, len(vectors), lambda idx, train: (vectors[idx],),
+        result = fit(model, len(vectors), lambda idx, train: (torch.from_numpy(vectors.take(idx.numpy())),),
             lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[0]), cfg, device=ctx.device,
             checkpoint=ctx.workdir / "train" / f"{machine}.ckpt", progress=ctx.progress,
             desc=f"AE {machine}")
@@ -96,45 +95,31 @@ def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str],
 
 
 @torch.no_grad()
-def residuals(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = "cpu",
-              chunk: int = 16384) -> list[np.ndarray]:
-    """Reconstruction residuals ``x - AE(x)``, one ``(n_vectors_i, dim)`` array per clip."""
+def clip_passes(model: DenseAutoEncoder, frames: StackedFrames, device: str = "cpu",
+                chunk: int = 16384):
+    """Yield, clip by clip, ``(residual, code)``: the reconstruction residuals ``x - AE(x)``
+    ``(n_vectors_i, dim)`` float32 and the mean bottleneck code ``(bottleneck,)`` of the clip's
+    vectors. The vectors go through the AE ``chunk`` at a time, across clip boundaries, so a
+    run holds one chunk and one clip, never every vector of a machine."""
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    x = torch.from_numpy(np.concatenate(vectors))
-    out = torch.cat([(xb - model(xb.to(dev)).cpu()) for xb in x.split(chunk)]).numpy()
-    return np.split(out, np.cumsum([len(v) for v in vectors])[:-1])
-
-
-@torch.no_grad()
-def bottleneck_means(model: DenseAutoEncoder, vectors: list[np.ndarray], device: str = "cpu",
-                     chunk: int = 16384) -> np.ndarray:
-    """Clip embeddings: the mean of ``model.encode`` over each clip's vectors.
-
-    ``vectors``: one ``(n_vectors_i, input_dim)`` array per clip. Returns
-    ``(n_clips, bottleneck)`` float32 (``(0, bottleneck)`` for no clips).
-    """
-    dim = model.encoder[-1][0].out_features
-    if not vectors:
-        return np.zeros((0, dim), np.float32)
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    x = torch.from_numpy(np.concatenate(vectors))
-    codes = torch.cat([model.encode(xb.to(dev)).cpu() for xb in x.split(chunk)]).numpy()
-    return np.stack([c.mean(axis=0) for c in np.split(codes, np.cumsum([len(v) for v in vectors])[:-1])])
-
-
-def _section_stats(machine: str, train_rows: pd.DataFrame, res_train: list[np.ndarray], frame_dim: int) -> dict:
-    """:func:`~asdlab.backends.residual.residual_stats` of the training residuals of every
-    (section, domain) of ``machine``; any domain but "target" counts as source."""
-    out = {}
-    sections, is_target = train_rows["section"].to_numpy(), (train_rows["domain"] == "target").to_numpy()
-    for section in sorted(set(sections)):
-        for domain in ("source", "target"):
-            sel = [r for r, s, t in zip(res_train, sections, is_target) if s == section and t == (domain == "target")]
-            if sel:
-                out[(machine, section, domain)] = residual_stats(sel, frame_dim)
-    return out
+    ends = np.cumsum(frames.counts)
+    res_parts, code_parts, clip = [], [], 0
+    for start in range(0, len(frames), chunk):
+        stop = min(start + chunk, len(frames))
+        x = torch.from_numpy(frames.take(np.arange(start, stop)))
+        code = model.encode(x.to(dev))
+        res, code = (x - model.decoder(code).cpu()).numpy(), code.cpu().numpy()
+        lo = 0  # first row of this chunk not yet handed out
+        while clip < len(ends) and ends[clip] <= stop:  # the clips that end in this chunk
+            cut = int(ends[clip]) - start
+            res_parts.append(res[lo:cut])
+            code_parts.append(code[lo:cut])
+            yield np.concatenate(res_parts), np.concatenate(code_parts).mean(axis=0)
+            res_parts, code_parts, clip, lo = [], [], clip + 1, cut
+        if lo < stop - start:  # the start of a clip that ends in a later chunk
+            res_parts.append(res[lo:])
+            code_parts.append(code[lo:])
 
 
 def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
@@ -146,26 +131,34 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         keep = np.array([f is not None for f in feats])
         rows = rows[keep]
         # a clip shorter than n_frames frames is tiled to n_frames, as the other methods tile short clips
-        vecs = [stack_frames(fix_frames(f, p["n_frames"]) if f.shape[1] < p["n_frames"] else f,
-                             p["n_frames"]).astype(np.float32) for f in feats if f is not None]
+        feats = [fix_frames(f, p["n_frames"]) if f.shape[1] < p["n_frames"] else f for f in feats if f is not None]
         is_train = (rows["split"] == "train").to_numpy()
-        train_vecs = [v for v, t in zip(vecs, is_train) if t]
-        test_vecs = [v for v, t in zip(vecs, is_train) if not t]
-        if not train_vecs:
+        if not is_train.any():
             raise DataError(f"machine {machine!r}: every training clip was unreadable "
                             "(the skipped files are listed above)")
-        model, history = _train_or_load(ctx, machine, list(rows["path"][is_train]),
-                               torch.from_numpy(np.concatenate(train_vecs)))
-        res_train = residuals(model, train_vecs, ctx.device)
-        res_test = residuals(model, test_vecs, ctx.device) if test_vecs else []
         train_rows, test_rows = rows[is_train], rows[~is_train]
-        stats.update(_section_stats(machine, train_rows, res_train, p["n_mels"]))
-        for part, res, v in ((train_rows, res_train, train_vecs), (test_rows, res_test, test_vecs)):
+        # the log-mels held once each, side by side; the 5-frame vectors are built per batch
+        train = StackedFrames([f for f, t in zip(feats, is_train) if t], p["n_frames"])
+        test = StackedFrames([f for f, t in zip(feats, is_train) if not t], p["n_frames"])
+        del feats
+        model, history = _train_or_load(ctx, machine, list(train_rows["path"]), train)
+        # the residual statistics of each (section, domain) of the training clips, accumulated
+        # clip by clip; any domain but "target" counts as source
+        keys = [(s, "target" if t else "source") for s, t in zip(train_rows["section"], train_rows["domain"] == "target")]
+        groups = {key: ResidualMoments(p["n_mels"]) for key in keys}
+        for part, frames, group in ((train_rows, train, keys), (test_rows, test, None)):
             metas.append(clip_meta(part))
-            mse.append(mse_score(res))
-            mean.append(np.stack([clip_mean_residual(r, p["n_mels"]) for r in res]) if res
-                        else np.zeros((0, p["n_mels"]), np.float32))
-            emb.append(bottleneck_means(model, v, ctx.device))
+            clip_mse, clip_mean, codes = [], [], []
+            for i, (res, code) in enumerate(clip_passes(model, frames, ctx.device)):
+                clip_mse.append(mse_score([res])[0])
+                clip_mean.append(clip_mean_residual(res, p["n_mels"]))
+                codes.append(code)
+                if group is not None:
+                    groups[group[i]].add(res)
+            mse.append(np.array(clip_mse, dtype=np.float64))
+            mean.append(np.stack(clip_mean) if clip_mean else np.zeros((0, p["n_mels"]), np.float32))
+            emb.append(np.stack(codes) if codes else np.zeros((0, p["bottleneck"]), np.float32))
+        stats.update({(machine, *key): moments.stats() for key, moments in sorted(groups.items())})
         histories.append(history)
     meta, mse, mean = pd.concat(metas, ignore_index=True), np.concatenate(mse), np.concatenate(mean)
     artifacts = save_residuals(ctx.workdir, meta, mse, mean, stats)
