@@ -25,6 +25,7 @@ from asdlab.artifacts.embeddings import save_embeddings
 from asdlab.core.errors import ConfigError
 from asdlab.methods import PRESETS as PRESET_NAMES
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, get_method, register
+from asdlab.features.frames import RowsOf
 from asdlab.methods.pipeline import fixed_log_mels
 from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Rule, Schema, any_of
 from asdlab.nn.composite import GUIDED_ENCODERS, GuidedNet
@@ -136,8 +137,9 @@ class _Data:
         self.hidden = sorted(hidden.index[hidden])
         self.known = sorted(hidden.index[~hidden])
 
-    def x_all(self) -> np.ndarray:
-        return np.concatenate([self.x_train, self.x_test])
+    def x_all(self) -> RowsOf:
+        """The training then the test log-mels, one sequence of rows (no copy)."""
+        return RowsOf(self.x_train, self.x_test)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -234,7 +234,7 @@ def fixed_log_mels(ctx: RunContext, method: str, min_frames: int = 1) -> FixedLo
     naming ``method`` when that length is below ``min_frames``."""
     from collections import Counter
 
-    from asdlab.features.frames import fix_frames, standardize
+    from asdlab.features.frames import fix_frames, standardize_in_place
 
     feats, skipped = log_mels(ctx.table, ctx)
     rows, feats, is_train = readable_split(ctx.table, feats, method)
@@ -251,6 +251,6 @@ def fixed_log_mels(ctx: RunContext, method: str, min_frames: int = 1) -> FixedLo
         (x_train if train else x_test)[slot[k]] = fix_frames(feats[k], frames)
         feats[k] = None
     del feats
-    mean, std, x_train, x_test = standardize(x_train, x_test)
+    mean, std = standardize_in_place(x_train, x_test)
     return FixedLogMels(rows[is_train].reset_index(drop=True), rows[~is_train].reset_index(drop=True),
                         x_train, x_test, mean, std, skipped)

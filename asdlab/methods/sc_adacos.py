@@ -21,6 +21,7 @@ from asdlab.core.errors import ConfigError, DataError
 from asdlab.backends.gmm import SectionGMMs, TemporalMaxGMMs, combine_terms, temporal_max
 from asdlab.backends.kmeans import score_sections
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register, score_frame
+from asdlab.features.frames import RowsOf
 from asdlab.methods.pipeline import fixed_log_mels
 from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
 from asdlab.nn.adacos import ANGLE_RULES, mixup_reversed
@@ -101,7 +102,7 @@ class _Data:
         self.attribute_index = np.array([att_index.get(c, -1) for c in self.attribute])
         self.labels = [_one_hot(self.section_index[:self.n_train], len(self.section_names)),
                        _one_hot(self.attribute_index[:self.n_train], len(self.attribute_names))]
-        self.tmax = temporal_max(np.concatenate([self.x_train, self.x_test]))
+        self.tmax = np.concatenate([temporal_max(self.x_train), temporal_max(self.x_test)])
 
     def n_classes(self, n_heads: int) -> list[int]:
         return [len(self.section_names), len(self.attribute_names)][:n_heads]
@@ -309,7 +310,7 @@ def _run(ctx: RunContext) -> MethodOutput:
                **{t: np.zeros(n_rows) for t in ("section", "attribute", "target")}}
 
         def on_snapshot(model, tag, epochs, n_heads=n_heads):
-            emb = embed_arrays(model, np.concatenate([data.x_train, data.x_test]), ctx.device,
+            emb = embed_arrays(model, RowsOf(data.x_train, data.x_test), ctx.device,
                                embedding_dim=p["embedding_dim"])
             centers = [hd.class_centers().detach().cpu().numpy() for hd in model.heads]
             if p["backend"] == "gmm":

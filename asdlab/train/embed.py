@@ -40,7 +40,8 @@ def _runner(model: torch.nn.Module, dev: torch.device, precision: str | None):
 def embed_arrays(model: torch.nn.Module, x: np.ndarray, device: str = "cpu", batch_size: int = 64,
                  embedding_dim: int = 0, precision: str | None = None) -> np.ndarray:
     """``model(x)`` in eval mode, ``batch_size`` rows at a time: inputs ``(N, ...)`` (e.g.
-    standardised log-mels ``(N, n_mels, T)``) -> embeddings ``(N, D)`` float32
+    standardised log-mels ``(N, n_mels, T)``; an array or anything sliced like one, e.g.
+    :class:`asdlab.features.frames.RowsOf`) -> embeddings ``(N, D)`` float32
     (``(0, embedding_dim)`` for no rows). ``precision``: "fp32" / "bf16", None: the run's
     (:func:`asdlab.train.loop.use_precision`)."""
     dev = resolve_device(device)
