@@ -11,6 +11,7 @@ from asdlab.analysis import angle_summary_by_domain
 from asdlab.viz.explorer import (AngleExplorer, check_figure1_params,
                              explorer_data, explorer_histograms, loss_title, sphere_figure)
 from asdlab.analysis.toyhead import fit_head
+from asdlab.viz.autosize import BUNDLE, AutosizeFigureWidget, autosize_esm
 
 STEPS = 60
 
@@ -199,6 +200,9 @@ def test_angle_explorer_callbacks_update_the_figure_widgets(tmp_path):
     ex = AngleExplorer(_tiny_run(tmp_path), steps=STEPS, machine="all")
     box = ex.widget()
     assert isinstance(ex.hist_widget, go.FigureWidget) and isinstance(ex.sphere_widget, go.FigureWidget)
+    for wide in (ex.hist_widget, ex.sphere_widget):  # fill the output's width (asdlab.viz.autosize)
+        assert isinstance(wide, AutosizeFigureWidget) and wide._config == {"responsive": True}
+    assert not isinstance(ex.beta_widget, AutosizeFigureWidget)  # fixed-width figures: plotly's own widget
     assert ex.sphere_widget in box.children and not ex.m_slider.disabled and not ex.alpha_slider.disabled
     assert ex.m_slider.continuous_update is False and "AUC" in ex.status.value
     start_hist, start_sphere = _data(ex.hist_widget), _data(ex.sphere_widget)
@@ -569,3 +573,27 @@ def test_redraws_stay_under_a_second_on_the_tiny_run(tmp_path):
         start = time.perf_counter()
         change()
         assert time.perf_counter() - start < 1.0
+
+
+def test_autosize_wraps_the_default_export_of_plotlys_widget_module(tmp_path):
+    """The wide figures run plotly's own widget module with its default export wrapped (a
+    ResizeObserver re-fits the figure; the browser side: tests/test_jupyterlab_browser.py)."""
+    import shutil
+    import subprocess
+
+    toy = "const a = 1;\nfunction f() { return {render() {}}; }\nexport{a as A,f as default};\n/* licences */\n"
+    esm = autosize_esm(toy)
+    assert esm.startswith("const a = 1;\nfunction f()") and "export{a as A};\n/* licences */" in esm
+    assert "const __asdlabPlotlyWidget = f;" in esm and esm.count("export default") == 1 and " as default" not in esm
+    assert "export{" not in autosize_esm("function f() {}\nexport { f as default };")
+    for bad in ("export{a as A};", "const a = 1;", "export{f as default, g as default};"):
+        with pytest.raises(ValueError, match=r"no final 'export \{\.\.\., X as default\}' statement"):
+            autosize_esm(bad)
+    bundle = BUNDLE.read_text(encoding="utf-8")
+    assert AutosizeFigureWidget()._esm == autosize_esm(bundle) != bundle  # the installed plotly's module, wrapped
+    if shutil.which("node"):  # the wrapped module parses as an ES module
+        (tmp_path / "toy.mjs").write_text(esm)
+        (tmp_path / "plotly.mjs").write_text(autosize_esm(bundle))
+        for name in ("toy.mjs", "plotly.mjs"):
+            check = subprocess.run(["node", "--check", str(tmp_path / name)], capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr[-2000:]

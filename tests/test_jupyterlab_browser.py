@@ -7,6 +7,7 @@ browser console, the kernel nor the server log an error. Skipped without Chromiu
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ def lab(tmp_path_factory):
         yield session
 
 
+HEIGHTS = """() => Array.from(document.querySelector('.widget-slider').closest('.jp-OutputArea-output')
+  .querySelectorAll('.js-plotly-plot')).map(gd => gd._fullLayout.height)"""
+
+
 def _xy(fig):
     return [(t["name"], t["x"], t["y"]) for t in fig["data"]]
 
@@ -44,8 +49,6 @@ def test_notebook_opens_through_jupytext_and_runs_without_errors(lab):
     assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
-                   "rendered before it is attached and re-fits only on a window resize event")
 def test_explorer_figures_fill_the_output_width(lab):
     """Measured: plotly's drawn width (``_fullLayout.width``), not the div's."""
     figs = lab.figures()
@@ -54,14 +57,14 @@ def test_explorer_figures_fill_the_output_width(lab):
     assert figs["hist"]["out"] > 1000  # the 1280-px window's output area, not a 700-px default
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17 defect still open: plotly's FigureWidget draws at 700 px when "
-                   "rendered before it is attached and re-fits only on a window resize event")
 def test_explorer_figures_follow_the_output_width_without_a_window_resize(lab):
     """A narrower notebook (as when a side panel opens) fires no window resize event; the
-    figures should still re-fit, and again when it widens back."""
+    figures still re-fit (asdlab.viz.autosize), and again when it widens back, and keep their
+    heights; a redraw afterwards keeps the width; nothing logs an error."""
     narrow = ("w => { const nb = document.querySelector('.jp-NotebookPanel-notebook'); const old = nb.style.width; "
               "nb.style.width = w; return old; }")
     wide = lab.figures()["hist"]["out"]
+    heights = lab.page.evaluate(HEIGHTS)
     old = lab.page.evaluate(narrow, "820px")
     lab.page.wait_for_timeout(1000)
     figs = lab.figures()
@@ -72,6 +75,14 @@ def test_explorer_figures_follow_the_output_width_without_a_window_resize(lab):
     lab.page.wait_for_timeout(1000)
     figs = lab.figures()
     assert abs(figs["hist"]["out"] - wide) <= 2 and abs(figs["hist"]["width"] - wide) <= 4
+    assert abs(figs["sphere"]["width"] - wide) <= 4
+    assert lab.page.evaluate(HEIGHTS) == heights
+    scale = re.search(r", s ([\d.]+)", figs["hist"]["title"]).group(1)
+    lab.set_slider("scale s", 20)  # a redraw keeps the fitted width
+    figs = lab.figures()
+    assert re.search(r", s 20\b", figs["hist"]["title"]) and abs(figs["hist"]["width"] - wide) <= 4
+    lab.set_slider("scale s", scale)
+    assert lab.kernel_log() == [] and lab.console == [] and lab.lab.log_errors() == []
 
 
 def test_slider_and_loss_menu_change_the_drawn_figures(lab):

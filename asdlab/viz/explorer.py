@@ -58,7 +58,7 @@ from asdlab.analysis.toyhead import HeadFit, fit_head
 from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
-from asdlab.viz.autosize import responsive
+from asdlab.viz.autosize import AutosizeFigureWidget
 from asdlab.viz.explorer_figures import (  # noqa: F401  (re-exported: the explorer's public names)
     ALL, CLASS_COLORS, LABEL_COLORS, VIEWS, explorer_histograms, plain_figure, sphere_figure)
 from asdlab.viz.explorer_parts import (COLOR_MODES, MARGIN_RULES, auc_table_html, beta_figure, clip_colors,
@@ -495,8 +495,8 @@ class AngleExplorer:
         self.status, self.notes, self.auc_html = w.HTML(), w.HTML(), w.HTML()
         self.margin_rule = w.HTML(layout=w.Layout(width="380px"))
         # the four figures are filled by redraw()
-        # the two wide figures follow the window's width (asdlab.viz.autosize)
-        self.hist_widget, self.sphere_widget = responsive(go.FigureWidget()), responsive(go.FigureWidget())
+        # the two wide figures fill the output's width and follow it (asdlab.viz.autosize)
+        self.hist_widget, self.sphere_widget = AutosizeFigureWidget(), AutosizeFigureWidget()
         self.beta_widget, self.margin_widget = go.FigureWidget(), go.FigureWidget()
         self.clip_label = w.HTML("click a test clip on the sphere or circle to see its file, log-mel and hear it")
         self.clip_mel_widget = go.FigureWidget(plain_figure(logmel_figure(None)))
