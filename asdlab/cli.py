@@ -248,19 +248,20 @@ def cmd_sweep(args) -> int:
     from asdlab.runs.executors import make_executor
     from asdlab.runs.grid import COMPARISON_FILE, expand_grid, run_sweep
 
+    from asdlab.train.loop import autocast, check_precision, resolve_device
+
     specs = expand_grid(args.methods, args.seeds, args.set, args.preset)  # every value checked first
     check_out_folder(args.out, "sweep folder")
+    check_precision(args.precision)
     if args.executor == "local":  # on a cluster, each node checks its own
-        from asdlab.train.loop import resolve_device
-
-        resolve_device(args.device)
+        autocast(resolve_device(args.device), args.precision)
     grid = {"methods": list(dict.fromkeys(s.method for s in specs)), "seeds": args.seeds, "set": args.set,
             "executor": args.executor}
     say = None if args.quiet else print
     with make_executor(args.executor, args.address, args.jobs, args.cpus_per_task) as executor:
         try:
             result = run_sweep(specs, args.data, args.out, executor, preset=args.preset, device=args.device,
-                               cache_dir=args.cache, grid=grid, log=say)
+                               cache_dir=args.cache, grid=grid, log=say, precision=args.precision)
         except KeyboardInterrupt:
             print(f"asdlab sweep: interrupted; the finished runs are kept in {args.out} and the next run "
                   f"goes on from there", file=sys.stderr)
@@ -390,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="course", choices=["smoke", "course", "paper"])
     s.add_argument("--jobs", type=int, default=2, help="runs at once with --executor local (default 2)")
     s.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda")
+    s.add_argument("--precision", default="fp32", metavar="fp32|bf16",
+                   help="every run's forward passes in fp32 (default) or bf16 autocast (see docs/performance.md)")
     s.add_argument("--cache", help="cache folder (default $ASDLAB_CACHE or ~/.cache/asdlab where each run executes)")
     s.add_argument("--quiet", action="store_true", help="only the summary line")
     _executor_arguments(s, "run")

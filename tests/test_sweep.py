@@ -253,3 +253,21 @@ def test_report_notebooks_go_to_the_executor_with_its_threads(tmp_path, make_dca
         assert fn == "execute_with_env"  # the remote side adds its own environment
         assert env["ASDLAB_THREADS"] == "3" and all(k.startswith("ASDLAB_") or k.endswith("_NUM_THREADS") for k in env)
         assert "PATH" not in env
+
+
+def test_sweep_precision_reaches_every_run_and_is_part_of_its_identity(data, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--data", data, "--methods", "ae_mse", "--seeds", "0", "--set", "epochs=1",
+            "--preset", "smoke", "--out", out, "--jobs", "1", "--quiet"]
+    assert cli([*argv, "--precision", "fp16"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "asdlab sweep: error: precision 'fp16': not a precision; use fp32 (default) or bf16"]
+    assert not out.exists()
+    assert cli([*argv, "--precision", "bf16"]) == 0
+    assert json.loads((out / "sweep.json").read_text())["precision"] == "bf16"
+    assert json.loads((out / "ae_mse/epochs=1/seed0/config.json").read_text())["precision"] == "bf16"
+    capsys.readouterr()
+    assert cli(argv) == 2  # fp32 now: the bf16 run is another configuration, not a finished one
+    assert capsys.readouterr().err.splitlines() == [
+        f"asdlab sweep: error: {out / 'ae_mse/epochs=1/seed0'} holds a run of another configuration "
+        f"(precision differ); remove it or choose another --out"]

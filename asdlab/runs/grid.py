@@ -204,10 +204,10 @@ def expand_grid(methods, seeds, sets=(), preset: str = "course") -> list[RunSpec
 
 
 def run_one(method: str, data: str, folder: str, preset: str, seed: int, overrides: dict,
-            device: str = "auto", cache_dir: str | None = None, threads: int = 1) -> dict:
+            device: str = "auto", cache_dir: str | None = None, threads: int = 1, precision: str = "fp32") -> dict:
     """One run of a sweep, where an executor runs it (a local process or a Ray task):
     :func:`asdlab.runs.run_method` with ``threads`` torch threads (the same count everywhere, so the
-    scores do not depend on the executor), waiting up to :data:`LOCK_WAIT_S` for its folder's
+    scores do not depend on the executor) and its forward passes in ``precision``, waiting up to :data:`LOCK_WAIT_S` for its folder's
     lock. Returns ``{"folder", "official_score" (or None), "seconds", "host", "pid"}``."""
     import socket
 
@@ -221,7 +221,7 @@ def run_one(method: str, data: str, folder: str, preset: str, seed: int, overrid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = run_method(method, data, folder, preset=preset, seed=seed, overrides=overrides, device=device,
-                         cache_dir=cache_dir, progress=False)
+                         cache_dir=cache_dir, progress=False, precision=precision)
     summary = out / "summary.json"
     score = json.loads(summary.read_text()).get("official_score") if summary.is_file() else None
     return {"folder": str(out), "official_score": score, "seconds": round(time.time() - t0, 2),
@@ -257,7 +257,7 @@ def _identity(config: dict) -> dict:
     return identity(config)
 
 
-def check_folders(specs: list[RunSpec], out: Path, data, preset: str) -> list[str]:
+def check_folders(specs: list[RunSpec], out: Path, data, preset: str, precision: str = "fp32") -> list[str]:
     """The folders (relative to ``out``) of ``specs`` that hold a finished run of the same
     configuration (:func:`asdlab.runs.run_method` would reuse it), to be skipped. A folder that
     holds another configuration is a :class:`ConfigError` naming it and what differs."""
@@ -271,7 +271,8 @@ def check_folders(specs: list[RunSpec], out: Path, data, preset: str) -> list[st
         return []
     table = build_clip_table(data)
     common = {"preset": preset, "data": str(Path(data).resolve()),
-              "data_fingerprint": data_fingerprint(table["path"]), "machines": None, "channel": 0}
+              "data_fingerprint": data_fingerprint(table["path"]), "machines": None, "channel": 0,
+              "precision": precision}
     finished = []
     for spec in existing:
         folder = out / spec.folder
@@ -307,9 +308,11 @@ def _one_line(err: BaseException) -> str:
 
 
 def run_sweep(specs: list[RunSpec], data, out, executor, preset: str = "course", device: str = "auto",
-              cache_dir=None, grid: dict | None = None, log: Callable[[str], None] | None = print) -> SweepResult:
+              cache_dir=None, grid: dict | None = None, log: Callable[[str], None] | None = print,
+              precision: str = "fp32") -> SweepResult:
     """Run every spec not finished yet on ``executor`` (:class:`asdlab.runs.executors.Executor`)
-    into ``out/<spec.folder>``; returns a :class:`SweepResult`.
+    into ``out/<spec.folder>``, forward passes in ``precision`` ("fp32" / "bf16"); returns a
+    :class:`SweepResult`.
 
     Holds the lock of ``out`` throughout (a second sweep into it stops at once). Writes
     ``out/sweep.json`` (``grid`` plus the runs) first. A failing run does not stop the others; it
@@ -323,8 +326,8 @@ def run_sweep(specs: list[RunSpec], data, out, executor, preset: str = "course",
     check_out_folder(out, "sweep folder")
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "sweep folder"):
-        skipped = check_folders(specs, out, data, preset)
-        write_sweep_json(out, specs, {"data": data, "preset": preset, **(grid or {})})
+        skipped = check_folders(specs, out, data, preset, precision)
+        write_sweep_json(out, specs, {"data": data, "preset": preset, "precision": precision, **(grid or {})})
         todo = [s for s in specs if s.folder not in skipped]
         say(f"sweep {out}: {len(specs)} run(s); {len(skipped)} finished run(s) skipped; "
             f"{len(todo)} to run on {executor.describe()}")
@@ -333,7 +336,7 @@ def run_sweep(specs: list[RunSpec], data, out, executor, preset: str = "course",
             for spec in todo:
                 fut = executor.submit(run_one, spec.method, data, str(out / spec.folder), preset, spec.seed,
                                       spec.overrides, device, None if cache_dir is None else str(cache_dir),
-                                      executor.threads)
+                                      executor.threads, precision)
                 running[fut] = spec
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
