@@ -205,3 +205,13 @@ def test_cli_rescore_and_backends(runs, tmp_path, capsys):
         assert message in err and err.count("\n") == 1
     assert not (tmp_path / "bad").exists()
 
+
+
+def test_a_rescored_run_keeps_the_channel_and_precision_of_its_source(runs, tmp_path):
+    data = json.loads((runs["ae_mse"] / "config.json").read_text())["data"]
+    src = run_method("ae_mse", data, tmp_path / "bf16", preset="smoke", overrides={"epochs": 1}, precision="bf16",
+                     cache_dir=tmp_path / "cache", progress=False, device="cpu")
+    config = json.loads((rescore(src, "mse", tmp_path / "again") / "config.json").read_text())
+    assert config["precision"] == "bf16" and config["channel"] == 0
+    old = json.loads((rescore(runs["ae_mse"], "mse", tmp_path / "fp32") / "config.json").read_text())
+    assert old["precision"] == "fp32"

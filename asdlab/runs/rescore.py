@@ -41,6 +41,7 @@ COPIED = ("embeddings.npy", "embeddings.csv", "centers.npy", "classes.csv", "sub
 """Files of the source run copied into a re-scored run (so that it can be re-scored in turn)."""
 
 _IDENTITY = ("rescored_from", "source_fingerprint", "backend", "backend_params", "decisions")
+_SOURCE_DEFAULTS = {"channel": 0, "precision": "fp32"}  # copied from the source run (what its absence meant)
 
 
 @dataclasses.dataclass
@@ -182,6 +183,7 @@ def _rescore(run_dir: Path, backend: str, out: Path, params: dict | None, decisi
     src = inputs.config
     config = {**{k: src.get(k) for k in ("method", "preset", "params", "seed", "data", "data_fingerprint",
                                           "machines")},
+              **{k: src.get(k, default) for k, default in _SOURCE_DEFAULTS.items()},
               "rescored_from": str(run_dir.resolve()),
               "source_fingerprint": data_fingerprint([run_dir / f for f in COPIED if (run_dir / f).exists()]),
               "backend": backend, "backend_params": params, "decisions": decisions,
