@@ -11,7 +11,7 @@ from asdlab.core.errors import ConfigError
 from asdlab.features import stack_frames
 from asdlab.features.frames import standardize
 from asdlab.features.segments import frame_vectors, segment_starts
-from asdlab.features.transforms import median_filter_time, standardize_clips
+from asdlab.features.transforms import median_filter_time, standardize_clips, standardize_clips_in_place
 
 
 def test_median_filter_against_direct_computations():
@@ -79,3 +79,21 @@ def test_standardize_clips_uses_every_training_frame_of_clips_of_any_length():
     np.testing.assert_allclose(m1, m2, rtol=1e-6)
     np.testing.assert_allclose(s1, s2, rtol=1e-6)
     np.testing.assert_allclose(np.stack(clips), xs, rtol=1e-5, atol=1e-6)
+
+
+def test_standardize_clips_in_place_overwrites_the_clips_with_the_same_values():
+    rng = np.random.default_rng(1)
+    train = [rng.normal(-40, 12, (4, int(t))).astype(np.float32) for t in (7, 3, 12)]
+    test = [rng.normal(-35, 10, (4, 5)).astype(np.float32)]
+    mean, std, want_train, want_test = standardize_clips(train, test)
+    got_train, got_test = [m.copy() for m in train], [m.copy() for m in test]
+    ids = [id(m) for m in got_train + got_test]
+    got_mean, got_std = standardize_clips_in_place(got_train, got_test)
+    np.testing.assert_array_equal(got_mean, mean)
+    np.testing.assert_array_equal(got_std, std)
+    for got, want in zip(got_train + got_test, want_train + want_test):
+        np.testing.assert_array_equal(got, want)
+    assert [id(m) for m in got_train + got_test] == ids  # the same arrays, overwritten
+    frames = np.concatenate(train, axis=1).astype(np.float64)  # the statistics of every training frame
+    np.testing.assert_allclose(mean, frames.mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(std, frames.std(axis=1), rtol=1e-6)

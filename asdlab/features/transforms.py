@@ -36,8 +36,26 @@ def standardize_clips(train: list[np.ndarray], *others: list[np.ndarray]) -> tup
     + 1e-12, then float32) over all frames of all ``train`` clips ``[(n_mels, T_i)]``; returns
     ``(mean, std, train, *others)`` with mean and std ``(n_mels,)`` and each list scaled clip by
     clip (float32). :func:`asdlab.features.frames.standardize` does the same for equal lengths."""
-    frames = np.concatenate(train, axis=1)
-    mean = frames.mean(axis=1, dtype=np.float64).astype(np.float32)[:, None]
-    std = (frames.std(axis=1, dtype=np.float64) + 1e-12).astype(np.float32)[:, None]
-    scale = lambda clips: [(m - mean) / std for m in clips]
-    return (mean[:, 0], std[:, 0], scale(train), *(scale(o) for o in others))
+    mean, std = _clip_stats(train)
+    scale = lambda clips: [(m - mean[:, None]) / std[:, None] for m in clips]
+    return (mean, std, scale(train), *(scale(o) for o in others))
+
+
+def standardize_clips_in_place(train: list[np.ndarray], *others: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`standardize_clips` that overwrites the float32 clips (no second copy of every clip;
+    the same values bit for bit); returns ``(mean, std)``. No clip may appear twice."""
+    mean, std = _clip_stats(train)
+    for clips in (train, *others):
+        for m in clips:
+            m -= mean[:, None]
+            m /= std[:, None]
+    return mean, std
+
+
+def _clip_stats(train: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per mel bin mean and standard deviation ``(n_mels,)`` float32 over every frame of the
+    clips ``[(n_mels, T_i)]``, summed in float64 clip by clip in two passes (no concatenation)."""
+    n = sum(m.shape[1] for m in train)
+    mean = sum(m.sum(axis=1, dtype=np.float64) for m in train) / n
+    var = sum(np.square(m - mean[:, None]).sum(axis=1) for m in train) / n
+    return mean.astype(np.float32), (np.sqrt(var) + 1e-12).astype(np.float32)

@@ -27,7 +27,7 @@ from asdlab.data.classes import class_names
 from asdlab.core.errors import ConfigError, DataError
 from asdlab.features.frames import fix_frames
 from asdlab.features.segments import segment_starts
-from asdlab.features.transforms import median_filter_time, standardize_clips
+from asdlab.features.transforms import median_filter_time, standardize_clips_in_place
 from asdlab.methods import (Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels,
                             readable_split, register)
 from asdlab.core.schema import Bool, Choice, Float, Int, Rule, Schema
@@ -142,7 +142,8 @@ class _Group:
             raise DataError(f"{name}: clips of {frames} frames are shorter than the AE's {p['ae_frames']}-frame input")
         self.frames = frames
         self.hop = p["eval_hop"] or frames
-        self.mean, self.std, self.train, self.test = standardize_clips(train_mels, test_mels)
+        self.mean, self.std = standardize_clips_in_place(train_mels, test_mels)  # held once, scaled in place
+        self.train, self.test = train_mels, test_mels
         all_rows = pd.concat([self.train_rows, self.test_rows], ignore_index=True)
         section = (all_rows["machine"] + "/" + all_rows["section"].astype(str)).to_numpy()
         label = section if p["classes"] == "section" else class_names(all_rows).to_numpy()
