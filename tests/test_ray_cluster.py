@@ -168,7 +168,9 @@ def finish(proc: subprocess.Popen, timeout: float = 240) -> str:
 
 def kill_worker_raylet_during_a_run(cluster: LocalCluster, sweep: Path, proc: subprocess.Popen) -> tuple[str, int]:
     """Wait until a run folder's lock is held by a process of the worker node, then SIGKILL that
-    node's raylet. Returns (the run folder, relative; the killed run's pid)."""
+    node's raylet and the run's worker process, as when the node dies (a worker killed with its
+    raylet only can still finish a short run and hand its result to the driver before it notices).
+    Returns (the run folder, relative; the killed run's pid)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         worker = set(cluster.pids("worker"))
@@ -181,6 +183,10 @@ def kill_worker_raylet_during_a_run(cluster: LocalCluster, sweep: Path, proc: su
                 raylets = _named(worker, "raylet")
                 assert raylets, "no raylet on the worker node"
                 os.kill(raylets[0], signal.SIGKILL)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 return str(lock.relative_to(sweep))[: -len(".lock")], pid
         time.sleep(0.05)
     raise AssertionError(f"no run started on the worker node; sweep output:\n{proc.communicate()[0]}")

@@ -168,7 +168,7 @@ class FakeRuns(Executor):
         self.fail, self.calls, self.cancelled = fail, [], False
 
     def submit(self, fn, /, *args, **kwargs):
-        method, data, folder, preset, seed, overrides, device, cache, threads = args
+        method, data, folder, preset, seed, overrides, device, cache, threads, precision = args
         self.calls.append((fn.__name__, folder, seed, overrides, threads))
         fut = Future()
         if folder.endswith(self.fail):
