@@ -17,8 +17,9 @@ its own children. The dataset's size in RAM is what its clips take as float32 wa
 list) for comparison. ``--work`` keeps run folders and the cache (default: a temporary folder;
 a first run builds the wave store and the feature cache there, which is part of what is
 measured); each method's run folder there is removed before it runs. ``--env`` sets variables
-of the child: ``MALLOC_MMAP_THRESHOLD_=131072`` (glibc) returns every freed block above 128 kB
-to the system instead of keeping a heap as large as the largest step's tensors. Paper-scale factory
+of the child, e.g. ``ASDLAB_ALLOCATOR=default`` to measure without the allocator settings every
+``asdlab`` process applies (:mod:`asdlab.core.allocator`: glibc's mmap threshold at 1 MiB, torch's
+huge-page allocation), printed in the header. Paper-scale factory
 data: ``asdlab synth --preset paper --out DIR`` (8400 clips of 10 s, 2.6 GB of WAVs, 5.4 GB as
 float32; about 8 minutes with one process here).
 """
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from asdlab.core.allocator import OPT_OUT
 from asdlab.data.layout import build_clip_table
 from asdlab.methods import list_methods
 
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data {args.data}: {n_clips} clips, {wav_bytes / 1e9:.2f} GB of WAVs, "
           f"{data_bytes / 1e9:.2f} GB as float32 waveforms; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.threads} thread(s), device {args.device}, "
-          f"clip loading: {'in-memory lists (before issue 18)' if args.in_memory else 'wave store'}"
+          f"clip loading: {'in-memory lists (before issue 18)' if args.in_memory else 'wave store'}, "
+          f"allocator: {'default' if env.get(OPT_OUT) == 'default' else 'tuned (asdlab.core.allocator)'}"
           + "".join(f", {kv}" for kv in args.env))
     head = f"{'method':24s} {'overrides beyond paper':44s} {'data GB':>8s} {'peak RSS GB':>11s} " \
            f"{'tree GB':>8s} {'RSS/data':>8s} {'wall s':>7s}  status"
