@@ -9,14 +9,15 @@ from asdlab.artifacts.embeddings import load_embeddings
 from asdlab.data import read_audio
 from asdlab.features import LogMelParams, log_mel
 from asdlab.methods import get_method
-from asdlab.methods.raw_spec import time_averaged
+from asdlab.methods.raw_spec import time_average
 from asdlab.runs import load_run, run_method
 
 
-def test_time_averaged_is_the_mean_over_frames():
-    mels = [np.array([[1.0, 2.0, 6.0], [0.0, -3.0, 3.0]]), np.array([[4.0], [5.0]])]
-    np.testing.assert_array_equal(time_averaged(mels), [[3.0, 0.0], [4.0, 5.0]])
-    assert time_averaged(mels).dtype == np.float32
+def test_time_average_is_the_mean_over_frames():
+    mel = np.array([[1.0, 2.0, 6.0], [0.0, -3.0, 3.0]], dtype=np.float32)
+    np.testing.assert_array_equal(time_average(mel), [3.0, 0.0])
+    assert time_average(mel).dtype == np.float64
+    np.testing.assert_array_equal(time_average(np.array([[4.0], [5.0]])), [4.0, 5.0])
 
 
 def test_a_run_on_real_layout_embeds_each_clip_by_its_mean_log_mel(tmp_path, make_dcase_tree):

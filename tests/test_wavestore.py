@@ -265,3 +265,27 @@ def test_a_cold_feature_cache_reads_clips_in_chunks_with_the_same_features(tmp_p
     for a, b in ((got.x_train, x_train), (got.x_test, x_test), (got.mean, mean), (got.std, std)):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+    # reduce: each log-mel reduced as it is loaded, on a cold cache (chunks) and a warm one
+    for cache in ("c3", "c2"):
+        with pytest.warns(UserWarning, match="skipped 2 unreadable"):
+            means, _ = log_mels(table, ctx(cache), reduce=lambda m: m.mean(axis=1))
+        assert [f is None for f in means] == [f is None for f in whole]
+        for a, b in zip(whole, means):
+            if a is not None:
+                np.testing.assert_array_equal(a.mean(axis=1), b)
+
+
+def test_log_mels_flags_a_silent_training_clip_before_reducing_it(tmp_path, make_dcase_tree):
+    import soundfile as sf
+
+    from asdlab.methods.pipeline import RunContext, log_mels
+
+    data = make_dcase_tree(tmp_path / "d", seconds=0.5, n_train=3, n_test=1)
+    table = build_clip_table(data)
+    silent = table.loc[table["split"] == "train", "path"].iloc[1]
+    sf.write(silent, np.zeros(8000, np.float32), 16000)
+    ctx = RunContext(table=table, params={"n_fft": 1024, "hop": 512, "n_mels": 32}, seed=0,
+                     workdir=tmp_path / "w", cache_dir=tmp_path / "c", device="cpu")
+    with pytest.warns(UserWarning, match=r"1 silent \(all-zero\) training clip") as record:
+        feats, _ = log_mels(table, ctx, reduce=lambda m: float(m.mean()))
+    assert str(silent) in str(record[0].message) and all(isinstance(f, float) for f in feats)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -116,11 +116,14 @@ LOG_MEL_CHUNK = 256
 extraction batch, 8 on CPU and 64 on GPU, so equal-length clips are batched as in one call)."""
 
 
-def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
+def log_mels(rows: pd.DataFrame, ctx: RunContext, reduce: Callable[[np.ndarray], object] | None = None
+             ) -> tuple[list, list]:
     """Log-mels ``(n_mels, frames)`` (dB) of the clips of ``rows`` from the feature cache, with
     ``ctx.params``' ``n_fft``, ``hop`` and ``n_mels``: ``(features, skipped)``, None in
     ``features`` for each unreadable clip skipped with ``ctx.skip_unreadable``. Clips missing from
-    the cache are read :data:`LOG_MEL_CHUNK` at a time."""
+    the cache are read :data:`LOG_MEL_CHUNK` at a time. ``reduce``: applied to each log-mel as it
+    is loaded, ``features`` then holds what it returns (e.g. a time average), so a run never
+    holds every log-mel."""
     from asdlab.data.audio import read_many
     from asdlab.features import LogMelParams
     from asdlab.features.cache import FeatureCache
@@ -141,23 +144,29 @@ def log_mels(rows: pd.DataFrame, ctx: RunContext) -> tuple[list, list]:
     # among the extraction's freed temporaries, its features would grow the malloc heap by about
     # 1 MB per clip (9 GB at paper scale); loaded alone, they take their own size.
     paths, feats, skipped, extracted = list(rows["path"]), [], [], []
+    silent = np.zeros(len(paths), dtype=bool)  # silence: one constant log-mel
+
+    def keep(i, f):
+        silent[i] = np.ptp(f) == 0
+        return f if reduce is None else reduce(f)
+
     for start in range(0, len(paths), LOG_MEL_CHUNK):
         misses = cache.misses
         got, bad = cache.get_many(paths[start:start + LOG_MEL_CHUNK], read_quietly)
         if cache.misses > misses:
             extracted.append(start)
             got = [None] * len(got)
-        feats += got
+        feats += [None if f is None else keep(start + k, f) for k, f in enumerate(got)]
         skipped += bad
     unreadable = {str(p) for p, _ in skipped}
     for start in extracted:
         todo = [i for i in range(start, min(start + LOG_MEL_CHUNK, len(paths))) if str(paths[i]) not in unreadable]
         for i, f in zip(todo, cache.get_many([paths[i] for i in todo], read_quietly)[0], strict=True):
-            feats[i] = f
+            feats[i] = keep(i, f)
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable audio file(s):\n" + "\n".join(r for _, r in skipped),
                       stacklevel=2)
-    warn_silent(rows, [f is not None and np.ptp(f) == 0 for f in feats])  # silence: one constant log-mel
+    warn_silent(rows, silent)
     return feats, skipped
 
 

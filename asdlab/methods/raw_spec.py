@@ -23,11 +23,9 @@ PRESETS = {"smoke": dict(_BASE), "course": dict(_BASE), "paper": dict(_BASE)}  #
 SCHEMA = Schema({"n_mels": Int(1), "n_fft": Int(1), "hop": Int(1), "backend": Choice(*BACKENDS)})
 
 
-def time_averaged(mels: list[np.ndarray]) -> np.ndarray:
-    """``(N, n_mels)`` float32: the mean over frames of each log-mel ``(n_mels, T_i)``."""
-    if not mels:
-        return np.zeros((0, 0), np.float32)
-    return np.stack([m.mean(axis=1, dtype=np.float64) for m in mels]).astype(np.float32)
+def time_average(mel: np.ndarray) -> np.ndarray:
+    """``(n_mels,)`` float64: the mean over frames of a log-mel ``(n_mels, T)``."""
+    return mel.mean(axis=1, dtype=np.float64)
 
 
 def default_backend(p: dict, seed: int = 0) -> tuple[str, dict]:
@@ -36,9 +34,9 @@ def default_backend(p: dict, seed: int = 0) -> tuple[str, dict]:
 
 
 def _run(ctx: RunContext) -> MethodOutput:
-    feats, skipped = log_mels(ctx.table, ctx)
+    feats, skipped = log_mels(ctx.table, ctx, reduce=time_average)  # each clip's average, as it is loaded
     rows, feats, is_train = readable_split(ctx.table, feats, NAME)
-    emb = time_averaged(feats)
+    emb = np.stack(feats).astype(np.float32)
     meta = clip_meta(rows)
     name, kwargs = default_backend(ctx.params, ctx.seed)
     scorer = get_backend(name, **kwargs).fit(emb[is_train], meta[is_train])
