@@ -58,3 +58,15 @@ def tune_allocator() -> dict:
     for key, value in SETTINGS.items():
         os.environ.setdefault(key, value)
     return {key: os.environ[key] for key in SETTINGS}
+
+
+def release_free_heap() -> bool:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim(0)``: free blocks
+    anywhere in the heap, not only at its top): after many small arrays were freed while large
+    ones were filled, e.g. log-mels copied into one array. Returns whether anything was released
+    (False off glibc)."""
+    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    try:
+        return bool(ctypes.CDLL(libc_name).malloc_trim(0)) if libc_name else False
+    except (OSError, AttributeError):
+        return False

@@ -20,6 +20,7 @@ import pandas as pd
 
 from asdlab.artifacts.embeddings import EMBEDDING_COLUMNS
 from asdlab.backends.thresholds import DECISION_RULES
+from asdlab.core.allocator import release_free_heap
 from asdlab.core.errors import DataError
 
 SCORE_COLUMNS = ["file", "machine", "section", "domain", "label", "score", "decision"]
@@ -259,6 +260,8 @@ def fixed_log_mels(ctx: RunContext, method: str, min_frames: int = 1) -> FixedLo
     for k, train in enumerate(is_train):
         (x_train if train else x_test)[slot[k]] = fix_frames(feats[k], frames)
         feats[k] = None
+        if k % LOG_MEL_CHUNK == LOG_MEL_CHUNK - 1:
+            release_free_heap()  # the copied clips' heap pages, else held beside the arrays until the end
     del feats
     mean, std = standardize_in_place(x_train, x_test)
     return FixedLogMels(rows[is_train].reset_index(drop=True), rows[~is_train].reset_index(drop=True),
