@@ -176,7 +176,8 @@ def _groups(ctx: RunContext) -> tuple[list[_Group], list]:
     feats, skipped = log_mels(table, ctx)
     rows, feats, is_train = readable_split(table, feats, NAME)
     if p["median_filter"] is not None:
-        feats = [median_filter_time(f, p["median_window"], p["median_filter"]) for f in feats]
+        for i, f in enumerate(feats):  # one clip at a time: each unfiltered log-mel freed when replaced
+            feats[i] = median_filter_time(f, p["median_window"], p["median_filter"])
     keys = ["all"] * len(rows) if p["scope"] == "all" else list(rows["machine"])
     groups = []
     for name in sorted(set(keys)):
