@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 from pathlib import Path
@@ -45,13 +46,8 @@ def tune_allocator() -> dict:
     process's start, before torch allocates (torch reads its variable once)."""
     if os.environ.get(OPT_OUT) == "default" or not sys.platform.startswith("linux") or not huge_pages_available():
         return {}
-    libc_name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(libc_name) if libc_name else None
-        mallopt = libc.mallopt if libc is not None else None
-    except (OSError, AttributeError):  # musl and others: no mallopt
-        return {}
-    if mallopt is None:
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:  # musl and others
         return {}
     if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # a user's value was applied by glibc at start
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
@@ -65,8 +61,15 @@ def release_free_heap() -> bool:
     anywhere in the heap, not only at its top): after many small arrays were freed while large
     ones were filled, e.g. log-mels copied into one array. Returns whether anything was released
     (False off glibc)."""
-    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    malloc_trim = getattr(_libc(), "malloc_trim", None)
+    return bool(malloc_trim(0)) if malloc_trim is not None else False
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """This process's C library (ctypes), None where it cannot be loaded."""
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
     try:
-        return bool(ctypes.CDLL(libc_name).malloc_trim(0)) if libc_name else False
-    except (OSError, AttributeError):
-        return False
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None

@@ -33,15 +33,21 @@ def standardize_in_place(train: np.ndarray, *others: np.ndarray) -> tuple[np.nda
 
 
 def _mel_stats(train: np.ndarray, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Per mel bin mean and standard deviation ``(n_mels,)`` float32 over all frames of ``train``
-    ``(N, n_mels, T)``, summed in float64 ``block`` clips at a time (two passes), so the float64
-    temporaries hold one block, not a float64 copy of every clip."""
-    n = train.shape[0] * train.shape[2]
-    total = sum(train[i:i + block].sum(axis=(0, 2), dtype=np.float64) for i in range(0, len(train), block))
-    mean = total / n
-    squares = sum(np.square(train[i:i + block] - mean[None, :, None]).sum(axis=(0, 2))
-                  for i in range(0, len(train), block))
-    return mean.astype(np.float32), np.sqrt(squares / n).astype(np.float32) + np.float32(1e-12)
+    """:func:`mel_moments` of ``train`` ``(N, n_mels, T)`` taken ``block`` clips at a time, as
+    float32 (``std`` + 1e-12)."""
+    mean, std = mel_moments([train[i:i + block] for i in range(0, len(train), block)])
+    return mean.astype(np.float32), std.astype(np.float32) + np.float32(1e-12)
+
+
+def mel_moments(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per mel bin mean and standard deviation ``(n_mels,)`` float64 over every frame of
+    ``blocks``, arrays ``(..., n_mels, T)`` (clips or batches of clips of any lengths), summed in
+    float64 block by block in two passes: no concatenation, no float64 copy of all the data."""
+    axes = lambda b: tuple(a for a in range(b.ndim) if a != b.ndim - 2)  # noqa: E731  (all but the mel axis)
+    n = sum(b.size // b.shape[-2] for b in blocks)
+    mean = sum(b.sum(axis=axes(b), dtype=np.float64) for b in blocks) / n
+    var = sum(np.square(b - mean[:, None]).sum(axis=axes(b)) for b in blocks) / n
+    return mean, np.sqrt(var)
 
 
 class StackedFrames:

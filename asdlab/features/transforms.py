@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from asdlab.core.errors import ConfigError
+from asdlab.features.frames import mel_moments
 
 
 def median_filter_time(mel: np.ndarray, window: int = 30, mode: str = "smooth") -> np.ndarray:
@@ -53,9 +54,7 @@ def standardize_clips_in_place(train: list[np.ndarray], *others: list[np.ndarray
 
 
 def _clip_stats(train: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per mel bin mean and standard deviation ``(n_mels,)`` float32 over every frame of the
-    clips ``[(n_mels, T_i)]``, summed in float64 clip by clip in two passes (no concatenation)."""
-    n = sum(m.shape[1] for m in train)
-    mean = sum(m.sum(axis=1, dtype=np.float64) for m in train) / n
-    var = sum(np.square(m - mean[:, None]).sum(axis=1) for m in train) / n
-    return mean.astype(np.float32), (np.sqrt(var) + 1e-12).astype(np.float32)
+    """:func:`~asdlab.features.frames.mel_moments` of the clips ``[(n_mels, T_i)]`` as float32
+    (``std`` + 1e-12 before the cast)."""
+    mean, std = mel_moments(train)
+    return mean.astype(np.float32), (std + 1e-12).astype(np.float32)

@@ -145,7 +145,7 @@ def _run_autoencoder(ctx: RunContext, scorer: str) -> MethodOutput:
         # the residual statistics of each (section, domain) of the training clips, accumulated
         # clip by clip; any domain but "target" counts as source
         keys = [(s, "target" if t else "source") for s, t in zip(train_rows["section"], train_rows["domain"] == "target")]
-        groups = {key: ResidualMoments(p["n_mels"]) for key in keys}
+        groups = {key: ResidualMoments(p["n_mels"]) for key in set(keys)}
         for part, frames, group in ((train_rows, train, keys), (test_rows, test, None)):
             metas.append(clip_meta(part))
             clip_mse, clip_mean, codes = [], [], []
