@@ -92,12 +92,17 @@ else:
 # ## Learning curves
 #
 # The loss per epoch of every network the method trained (one per machine type for the
-# AutoEncoder, one per ensemble member, one per training stage). The verdict reads the
-# validation loss where every epoch has one, else the training loss: with `n` epochs and
-# `q = ceil(n / 4)`, training has **converged** when the best of the last `q` epochs (shaded) is
-# at most 2 % below the best of the epochs before them, and is **still improving** otherwise
-# (**too short** under 4 epochs). `improvement_pct` is that gain in percent; a negative one
-# means the tail never beat the earlier best.
+# AutoEncoder, one per ensemble member, one per training stage) and, for the classifiers, the
+# accuracy of their class head on clean clips (`val_acc` on the held-out clips, or `train_acc`
+# on a fixed sample of 256 training clips where the method holds none out), on the right-hand
+# axis. The verdict reads that accuracy where every epoch has one (a margin loss keeps falling
+# while it tightens angles the decisions no longer need), else the validation loss, else the
+# training loss: with `n` epochs and `q = ceil(n / 4)`, training has **converged** when the
+# best of the last `q` epochs (grey) beats the best of the epochs before them by at most
+# 2 points of accuracy or 2 % of a loss, and is **still improving** otherwise (**too short**
+# under 4 epochs). `improvement_pct` is that gain (points of accuracy, % of a loss); a negative
+# one means the tail never beat the earlier best. A run with the `plateau` schedule trains at a
+# constant learning rate until this rule says converged, then anneals (green, not judged).
 
 # %%
 history = load_history(run_dir)

@@ -124,8 +124,10 @@ def test_smoke_run_artefacts(smoke_run):
     assert emb["classes"] == ["ToyCar/00/car_A1_spd_7", "fan/00"] and emb["centers"].shape == (2, 320)
     np.testing.assert_allclose(np.linalg.norm(emb["centers"], axis=1), 1, rtol=1e-5)
     hist = pd.read_csv(out / "history.csv")
-    assert list(hist.columns) == ["group", "member", "epoch", "lr", "mse", "ce", "contrastive", "total"]
+    assert list(hist.columns) == ["group", "member", "epoch", "lr", "mse", "ce", "contrastive", "total", "train_acc"]
     assert hist["epoch"].tolist() == [0, 1] and (hist[["mse", "ce", "contrastive"]] > 0).all().all()
+    # the CNN branch's accuracy on the 14 training clips (fewer than 256: all of them), a multiple of 1/14
+    assert ((hist["train_acc"] * 14).round(9) % 1 == 0).all() and hist["train_acc"].between(0, 1).all()
     # mixup, masking and the loss weights: total = mse + ce + 1 x contrastive, per batch and so per epoch
     np.testing.assert_allclose(hist["total"], hist["mse"] + hist["ce"] + hist["contrastive"], rtol=1e-5)
     assert (out / "checkpoints" / "all_m0.pt").exists() and (out / "checkpoints" / "normalization.npz").exists()

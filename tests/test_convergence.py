@@ -81,7 +81,7 @@ def test_single_model_with_validation_monitors_validation():
     h = pd.DataFrame({"epoch": range(5), "train_loss": [6, 5, 4, 3, 2], "val_loss": [5, 4, 3.5, 3.4, 3.39],
                       "lr": 1e-3})
     c = learning_curves(h)
-    assert list(c.columns) == ["curve", "epoch", "train_loss", "val_loss", "monitored", "monitor"]
+    assert list(c.columns) == ["curve", "epoch", "train_loss", "val_loss", "accuracy", "monitored", "monitor", "phase"]
     assert set(c["curve"]) == {"model"} and set(c["monitor"]) == {"val_loss"}
     assert c["monitored"].tolist() == [5, 4, 3.5, 3.4, 3.39]
     s = convergence_summary(c)
@@ -218,3 +218,47 @@ def test_history_figure_legend_once_linear_axis_for_negative_losses_and_too_shor
     assert fig.layout.yaxis.type != "log" and fig.layout.yaxis2.type == "log"
     with pytest.raises(AsdlabError, match="no rows"):
         history_figure(h.iloc[:0])
+
+
+# --- accuracy: the classifier methods' verdict ------------------------------------------------
+
+def test_plateau_of_an_accuracy_is_absolute_and_higher_is_better():
+    # 8 epochs, q=2: best before 0.85, best of the tail 0.86 -> +0.01 (1 point) <= 2 points
+    p = plateau([0.1, 0.6, 0.8, 0.85, 0.84, 0.85, 0.86, 0.85], kind="accuracy")
+    assert (p["q"], p["best_before"], p["best_tail"]) == (2, 0.85, 0.86)
+    assert p["improvement"] == pytest.approx(0.01) and p["verdict"] == "converged"
+    p = plateau([0.1, 0.6, 0.7, 0.75, 0.78, 0.8, 0.83, 0.86], kind="accuracy")  # 0.80 -> 0.86
+    assert p["improvement"] == pytest.approx(0.06) and p["verdict"] == "still improving"
+    assert plateau([0.1, 0.6, 0.7, 0.75, 0.78, 0.8, 0.83, 0.86], kind="accuracy", tol=0.07)["verdict"] == "converged"
+    # a falling accuracy is not an improvement (the loss rule would call 0.9 -> 0.5 a gain)
+    assert plateau([0.5, 0.9, 0.9, 0.5], kind="accuracy")["improvement"] == pytest.approx(-0.4)
+    with pytest.raises(ConfigError, match="kind='error' must be 'loss' or 'accuracy'"):
+        plateau([1, 2, 3, 4], kind="error")
+
+
+def test_an_accuracy_on_every_epoch_is_monitored_before_any_loss():
+    h = pd.DataFrame({"epoch": range(8), "train_loss": [9, 8, 7, 6, 5, 4, 3, 2],
+                      "val_loss": [9, 8, 7, 6, 5, 4, 3, 2], "val_acc": [0.2, 0.5, 0.8, 0.9, 0.9, 0.91, 0.9, 0.91]})
+    c = learning_curves(h)
+    assert set(c["monitor"]) == {"val_acc"} and c["monitored"].tolist() == c["accuracy"].tolist()
+    row = convergence_summary(c).iloc[0]
+    # the losses still fall 33 % in the tail; the classifier stopped learning: +0 points
+    assert (row["monitored"], row["first"], row["best"], row["final"]) == ("val_acc", 0.2, 0.91, 0.91)
+    assert (row["improvement_pct"], row["verdict"]) == (pytest.approx(0.0), "converged")
+    # train_acc (no validation split) counts the same; a gap in the accuracy falls back to the loss
+    h2 = h.rename(columns={"val_acc": "train_acc"}).assign(val_loss=NAN)
+    assert set(learning_curves(h2)["monitor"]) == {"train_acc"}
+    h2.loc[3, "train_acc"] = NAN
+    c2 = learning_curves(h2)
+    assert set(c2["monitor"]) == {"train_loss"} and convergence_summary(c2).iloc[0]["verdict"] == "still improving"
+
+
+def test_history_figure_draws_the_accuracy_on_the_right_axis():
+    h = pd.DataFrame({"epoch": range(4), "train_loss": [4, 3, 2, 1.5], "val_loss": [4, 3, 2.5, 2],
+                      "val_acc": [0.5, 0.8, 0.9, 0.9]})
+    fig = history_figure(h, "MFN")
+    assert [a.text for a in fig.layout.annotations] == ["model: <b>converged</b> (+0.0 points in the tail)"]
+    assert [(t.name, t.yaxis, t.mode) for t in fig.data] == [("training loss", "y", "lines"),
+                                                             ("validation loss", "y", "lines"),
+                                                             ("val_acc (monitored)", "y2", "lines+markers")]
+    assert fig.layout.yaxis2.overlaying == "y" and list(fig.layout.yaxis2.range) == [0, 1.02]

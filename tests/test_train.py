@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -97,3 +99,92 @@ def test_stratified_split_takes_each_group_in_proportion_and_never_its_last_item
     assert not np.array_equal(val, other)
     with pytest.raises(ValueError, match="3 group labels for 4 items"):
         split_indices(4, 0.5, 0, groups=[0, 0, 1])
+
+
+def test_accuracy_is_recorded_on_validation_items_or_a_fixed_training_sample():
+    # a linear classifier on 2 separable classes; the accuracy function counts argmax == label
+    g = np.random.default_rng(0)
+    x = torch.from_numpy(np.concatenate([g.normal(-2, 1, (40, 3)), g.normal(2, 1, (40, 3))]).astype(np.float32))
+    y = torch.tensor([0] * 40 + [1] * 40)
+    seen = []
+
+    def right(m, batch):
+        seen.append((m.training, len(batch[0])))
+        return (m(batch[0]).argmax(dim=1) == batch[1]).sum()
+
+    def train(cfg):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        return model, fit(model, len(x), lambda idx, train: (x[idx], y[idx]),
+                          lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), cfg,
+                          device="cpu", progress=False, accuracy_fn=right)
+
+    model, res = train(TrainConfig(epochs=3, batch_size=16, lr=0.1, val_fraction=0.25, seed=0))
+    _, val = split_indices(80, 0.25, 0)
+    expected = float((model(x[val]).argmax(dim=1) == y[val]).float().mean())  # the best (last-loaded) weights
+    assert [sorted(h) for h in res.history] == [["epoch", "lr", "train_loss", "val_acc", "val_loss"]] * 3
+    assert res.history[res.best_epoch]["val_acc"] == pytest.approx(expected)
+    assert not any(training for training, _ in seen) and sum(n for _, n in seen) == 3 * 20  # eval mode, 20 items
+    seen.clear()
+    _, res = train(TrainConfig(epochs=2, batch_size=16, lr=0.1, val_fraction=0.0, seed=0, acc_items=30))
+    assert all("train_acc" in h and math.isnan(h["val_loss"]) for h in res.history)
+    assert sum(n for _, n in seen) == 2 * 30 and 0.0 <= res.history[-1]["train_acc"] <= 1.0
+
+
+def test_plateau_schedule_trains_at_constant_rate_until_the_rule_fires_then_anneals():
+    from asdlab.train.loop import _lr_at, plateau_phase
+    cfg = TrainConfig(epochs=20, lr=1e-2, min_lr=1e-4, schedule="plateau", anneal_epochs=4, plateau_min_epochs=4)
+    rising = [{"epoch": e, "val_loss": 1.0, "val_acc": a} for e, a in enumerate([0.2, 0.5, 0.7, 0.9])]
+    assert plateau_phase(cfg, rising) is None  # q=1: 0.9 beats 0.7 by 20 points
+    flat = rising + [{"epoch": 4, "val_loss": 1.0, "val_acc": 0.91}]  # q=2: best 0.91 vs 0.7 -> no
+    assert plateau_phase(cfg, flat) is None
+    flat += [{"epoch": 5, "val_loss": 1.0, "val_acc": 0.9}, {"epoch": 6, "val_loss": 1.0, "val_acc": 0.905},
+             {"epoch": 7, "val_loss": 1.0, "val_acc": 0.9}]  # q=2: 0.905 vs 0.91 -> converged after 8 epochs
+    assert plateau_phase(cfg, flat) == 8
+    assert [_lr_at(cfg, e, 8) for e in (7, 8, 9, 10, 11)] == pytest.approx(
+        [1e-2, 1e-4 + 0.5 * (1e-2 - 1e-4) * (1 + math.cos(math.pi / 4)), 1e-4 + 0.5 * (1e-2 - 1e-4),
+         1e-4 + 0.5 * (1e-2 - 1e-4) * (1 + math.cos(3 * math.pi / 4)), 1e-4])
+    # once annealing started, the phase is read back from the history (a resumed run)
+    assert plateau_phase(cfg, flat + [{"epoch": 8, "val_loss": 1.0, "val_acc": 0.9, "phase": "anneal"}]) == 8
+    # the cap: the constant phase lasts at most epochs - anneal_epochs = 16 epochs
+    climbing = [{"epoch": e, "val_loss": 1.0, "train_loss": 1.0, "val_acc": e / 20} for e in range(16)]
+    assert plateau_phase(cfg, climbing[:15]) is None and plateau_phase(cfg, climbing) == 16
+    # without an accuracy: the validation loss, or the training loss where there is none
+    losses = [{"epoch": e, "val_loss": float("nan"), "train_loss": v} for e, v in enumerate([4, 3, 2, 1.5, 1.5, 1.5])]
+    assert plateau_phase(cfg, losses[:4]) is None and plateau_phase(cfg, losses) == 6
+
+
+def test_fit_with_the_plateau_schedule_stops_after_annealing_and_resumes_identically(tmp_path):
+    x = _data()
+    cfg = TrainConfig(epochs=40, batch_size=16, lr=1e-2, min_lr=1e-4, seed=0, schedule="plateau",
+                      anneal_epochs=3, plateau_min_epochs=4, plateau_tol=0.05)
+    _, full = _train(x, cfg)
+    phases = [h["phase"] for h in full.history]
+    start = phases.index("anneal")
+    assert phases == ["train"] * start + ["anneal"] * 3 and 4 <= start < 37
+    assert [h["lr"] for h in full.history[:start]] == [1e-2] * start and full.history[-1]["lr"] == pytest.approx(1e-4)
+    from asdlab.train.plateau import plateau
+    values = [h["val_loss"] for h in full.history[:start]]
+    assert plateau(values, tol=0.05)["verdict"] == "converged"
+    assert plateau(values[:-1], tol=0.05)["verdict"] != "converged" or start - 1 < 4
+    # killed during the second annealing epoch, then resumed from the checkpoint: the same epochs
+    ckpt, calls = tmp_path / "c.ckpt", []
+    per_epoch = -(-len(split_indices(len(x), cfg.val_fraction, 0)[0]) // 16)  # training batches per epoch
+
+    class Killed(Exception):
+        pass
+
+    def dying(idx, train):
+        calls.append(train)
+        if sum(calls) > (start + 1) * per_epoch:
+            raise Killed
+        return (x[idx],)
+
+    torch.manual_seed(cfg.seed)
+    model = DenseAutoEncoder(x.shape[1], hidden=16, n_layers=2, bottleneck=4)
+    with pytest.raises(Killed):
+        fit(model, len(x), dying, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[0]), cfg,
+            device="cpu", checkpoint=ckpt, progress=False)
+    assert torch.load(ckpt, weights_only=False)["history"][-1]["phase"] == "anneal"
+    _, resumed = _train(x, cfg, checkpoint=ckpt)
+    assert resumed.history == full.history

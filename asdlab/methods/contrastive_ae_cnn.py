@@ -252,6 +252,12 @@ def loss_function(p: dict, n_classes: int, record: dict | None = None):
     return compute
 
 
+def _right(model: ContrastiveAECNN, batch) -> torch.Tensor:
+    """Right predictions of the CNN branch (the scoring classifier) on a clean batch."""
+    x, _, y = batch
+    return (model(x).argmax(dim=1) == y).sum()
+
+
 def train_member(ctx: RunContext, group: _Group, member: int) -> tuple[ContrastiveAECNN, list[dict]]:
     """Train (or load, when a finished run folder holds it) ensemble member ``member`` of
     ``group``; returns the network (eval mode, CPU) and its per-epoch history. Resumable: the
@@ -278,9 +284,10 @@ def train_member(ctx: RunContext, group: _Group, member: int) -> tuple[Contrasti
         cfg = TrainConfig(epochs=epoch + 1, batch_size=p["batch_size"], lr=lr, optimizer="adam",
                           weight_decay=p["weight_decay"], val_fraction=0.0, seed=seed)
         record["sums"], record["n"] = {}, 0
-        fit(model, len(group.train), get_batch, loss_fn, cfg, device=ctx.device, checkpoint=ckpt, progress=False)
+        result = fit(model, len(group.train), get_batch, loss_fn, cfg, device=ctx.device, checkpoint=ckpt,
+                     progress=False, accuracy_fn=_right)
         row = {"epoch": epoch, "lr": lr, **{k: record["sums"].get(k, float("nan")) / max(record["n"], 1)
-                                            for k in LOSS_TERMS}}
+                                            for k in LOSS_TERMS}, "train_acc": result.history[-1]["train_acc"]}
         history.append(row)
         atomic_write_text(hist_file, json.dumps(history))
         bar.set_postfix(total=f"{row['total']:.4g}")

@@ -109,10 +109,12 @@ class _Recorder:
         return out
 
 
-def _fit_last(model: GuidedNet, n: int, get_batch, loss_fn, cfg: TrainConfig, ctx: RunContext, name: str, desc: str):
+def _fit_last(model: GuidedNet, n: int, get_batch, loss_fn, cfg: TrainConfig, ctx: RunContext, name: str, desc: str,
+              accuracy_fn=None):
     """:func:`asdlab.train.fit`, keeping the LAST epoch's weights (not the lowest-loss one)."""
     ckpt = ctx.workdir / "train_gc" / f"{name}.ckpt"
-    fit(model, n, get_batch, loss_fn, cfg, device=ctx.device, checkpoint=ckpt, progress=ctx.progress, desc=desc)
+    fit(model, n, get_batch, loss_fn, cfg, device=ctx.device, checkpoint=ckpt, progress=ctx.progress, desc=desc,
+        accuracy_fn=accuracy_fn)
     state = torch.load(ckpt, map_location="cpu", weights_only=False)
     model.cpu().load_state_dict(state["model"])
     ckpt.unlink()
@@ -209,11 +211,15 @@ def _finetune(ctx: RunContext, data: _Data, model: GuidedNet) -> tuple[list[dict
 
     cfg = TrainConfig(epochs=p["finetune_epochs"], batch_size=p["batch_size"], lr=p["lr"], optimizer="adam",
                       weight_decay=p["weight_decay"], val_fraction=0.0, seed=ctx.seed + 2000)
+    def right(m, batch):  # the attribute sub-category predicted by the head, on clean clips
+        xb, yb = batch
+        return (m.head(m(xb)).argmax(dim=1) == yb).sum()
+
     hist = _fit_last(model, len(x), lambda idx, train: (x[idx], y[idx]), loss_fn, cfg, ctx, "finetune",
-                     "guided fine-tuning")
+                     "guided fine-tuning", accuracy_fn=right)
     parts = rec.per_epoch(len(x), p["batch_size"])
-    rows = [{"stage": "finetune", "epoch": h["epoch"], "train_loss": h["train_loss"], **c}
-            for h, c in zip(hist, parts)]
+    rows = [{"stage": "finetune", "epoch": h["epoch"], "train_loss": h["train_loss"], **c,
+             "train_acc": h["train_acc"]} for h, c in zip(hist, parts)]
     return rows, [f"step 2: {len(names)} attribute sub-categories of {', '.join(data.known)}"]
 
 

@@ -122,6 +122,13 @@ def _loss_fn(mixup: bool):
     return compute
 
 
+def _right(model: SubClusterAdaCosNet, batch) -> torch.Tensor:
+    """Right predictions of the member's finest head (attributes when it has two heads, else
+    machine/section) on a clean batch."""
+    x, *targets = batch
+    return (model.heads[-1](model(x)).argmax(dim=1) == targets[len(model.heads) - 1].argmax(dim=1)).sum()
+
+
 def _train_member(ctx: RunContext, data: _Data, n_heads: int, k: int, on_snapshot) -> list[dict]:
     """Train one ensemble member (``n_heads`` heads, ``k`` sub-clusters), calling
     ``on_snapshot(model, tag, epochs)`` after every snapshot epoch that has no saved result yet
@@ -142,7 +149,8 @@ def _train_member(ctx: RunContext, data: _Data, n_heads: int, k: int, on_snapsho
         cfg = TrainConfig(epochs=epochs, batch_size=p["batch_size"], lr=p["lr"], optimizer="adam",
                           weight_decay=p["weight_decay"], val_fraction=0.0, seed=ctx.seed)
         fit(model, len(x), lambda idx, train: (x[idx], *(y[idx] for y in labels)), _loss_fn(p["mixup"]),
-            cfg, device=ctx.device, checkpoint=ckpt, progress=ctx.progress, desc=f"SC-AdaCos {tag}")
+            cfg, device=ctx.device, checkpoint=ckpt, progress=ctx.progress, desc=f"SC-AdaCos {tag}",
+            accuracy_fn=_right)
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         model.cpu().load_state_dict(state["model"])  # the last epoch, not fit's lowest-loss one
         history = state["history"]

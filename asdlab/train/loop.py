@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from asdlab.core.atomic import atomic_write
 from asdlab.core.errors import ConfigError
+from asdlab.train.plateau import monitor_kind, plateau
 
 
 @dataclasses.dataclass
@@ -41,12 +42,18 @@ class TrainConfig:
     """Optimisation settings.
 
     ``epochs``; ``batch_size``; ``lr``; ``optimizer`` "adam" or "adamw"; ``weight_decay``;
-    ``schedule`` None (constant) or "cosine" (per epoch down to ``min_lr``); ``val_fraction`` of
+    ``schedule`` None (constant), "cosine" (per epoch down to ``min_lr``) or "plateau" (constant
+    ``lr`` until the monitored curve reaches a plateau, then a cosine down to ``min_lr`` over
+    ``anneal_epochs`` epochs; see :func:`fit`); ``val_fraction`` of
     the training items held out to pick the best epoch (0: the epoch with the lowest training loss); ``seed``;
     ``val_groups``: one label per item (e.g. its class) to split each group on its own, never taking
     a group's last ``val_keep`` items (:func:`split_indices`); None: one random split;
     ``precision``: "fp32" or "bf16" (:data:`PRECISIONS`); None (default): the run's precision
-    (:func:`use_precision`), which is "fp32" unless a run asks for bf16.
+    (:func:`use_precision`), which is "fp32" unless a run asks for bf16; ``acc_items``: the size of
+    the fixed training sample whose accuracy is recorded when there is no validation split and the
+    method gives an ``accuracy_fn`` (default 256); ``anneal_epochs``, ``plateau_min_epochs``
+    (default 8) and ``plateau_tol`` (None: the rule's default, 2 % of a loss or 2 points of an
+    accuracy): the ``"plateau"`` schedule's settings.
     """
 
     epochs: int = 10
@@ -61,11 +68,16 @@ class TrainConfig:
     val_groups: np.ndarray | None = None
     val_keep: int = 2
     precision: str | None = None
+    acc_items: int = 256
+    anneal_epochs: int = 0
+    plateau_min_epochs: int = 8
+    plateau_tol: float | None = None
 
 
 @dataclasses.dataclass
 class TrainResult:
-    """``history``: one dict per epoch (epoch, train_loss, val_loss, lr); ``best_epoch``."""
+    """``history``: one dict per epoch (epoch, train_loss, val_loss, lr, and with an
+    ``accuracy_fn`` ``val_acc`` or ``train_acc``); ``best_epoch``."""
 
     history: list[dict]
     best_epoch: int
@@ -249,13 +261,51 @@ def _make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r} (adam, adamw)")
 
 
-def _lr_at(cfg: TrainConfig, epoch: int) -> float:
+def _lr_at(cfg: TrainConfig, epoch: int, anneal_start: int | None = None) -> float:
+    """The learning rate of ``epoch``; ``anneal_start``: the first annealing epoch of a
+    ``"plateau"`` schedule (None while its constant phase lasts)."""
     if cfg.schedule is None:
         return cfg.lr
     if cfg.schedule == "cosine":
         frac = epoch / max(1, cfg.epochs - 1)
         return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * frac))
-    raise ValueError(f"unknown schedule {cfg.schedule!r} (None, 'cosine')")
+    if cfg.schedule == "plateau":
+        if anneal_start is None or epoch < anneal_start:
+            return cfg.lr
+        frac = (epoch - anneal_start + 1) / max(1, cfg.anneal_epochs)
+        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(frac, 1.0)))
+    raise ValueError(f"unknown schedule {cfg.schedule!r} (None, 'cosine', 'plateau')")
+
+
+def plateau_phase(cfg: TrainConfig, history: list[dict]) -> int | None:
+    """The first annealing epoch of a ``"plateau"`` schedule given the epochs trained so far,
+    or None while the constant phase goes on. The constant phase ends after the first epoch
+    ``e >= plateau_min_epochs - 1`` at which :func:`asdlab.train.plateau.plateau` calls the
+    monitored curve of epochs ``0..e`` "converged" (an accuracy where recorded, else the
+    validation loss, else the training loss), or after ``epochs - anneal_epochs`` epochs at most."""
+    for row in history:
+        if row.get("phase") == "anneal":
+            return int(row["epoch"])
+    n = len(history)
+    if n >= max(1, cfg.epochs - cfg.anneal_epochs):
+        return n
+    if n < max(cfg.plateau_min_epochs, 1):
+        return None
+    column = monitored_column(history)
+    values = [row[column] for row in history]
+    if plateau(values, tol=cfg.plateau_tol, kind=monitor_kind(column))["verdict"] == "converged":
+        return n
+    return None
+
+
+def monitored_column(history: list[dict]) -> str:
+    """The history column the plateau rule reads: ``val_acc`` / ``train_acc`` when recorded,
+    else ``val_loss`` when finite, else ``train_loss``."""
+    last = history[-1]
+    for column in ("val_acc", "train_acc"):
+        if column in last:
+            return column
+    return "val_loss" if math.isfinite(last.get("val_loss", math.nan)) else "train_loss"
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
@@ -273,6 +323,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
     desc: str = "train",
+    accuracy_fn: Callable[[torch.nn.Module, Sequence[torch.Tensor]], torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and leave it holding the best weights.
 
@@ -282,6 +333,19 @@ def fit(
     device here (:func:`to_device`); ``loss_fn`` runs in ``cfg.precision`` (:func:`autocast`), the
     backward pass and the optimiser step outside it. ``checkpoint``: a file updated after every
     epoch; if it exists, training resumes after its last completed epoch.
+
+    ``accuracy_fn(model, tensors)``: the number of items of a clean batch (``get_batch(idx,
+    False)``, eval mode) whose class the model predicts right. With it, every epoch also records
+    the classification accuracy: ``val_acc`` on the validation items, or where there are none
+    ``train_acc`` on ``cfg.acc_items`` training items drawn once from ``cfg.seed``. A margin loss
+    keeps falling while it tightens angles the decisions no longer need; the accuracy shows when
+    the classifier itself stopped learning (:mod:`asdlab.analysis.convergence`).
+
+    ``cfg.schedule == "plateau"``: training runs at ``cfg.lr`` until :func:`plateau_phase` finds
+    the monitored curve on a plateau (early stopping at the plateau), then anneals to
+    ``cfg.min_lr`` over ``cfg.anneal_epochs`` epochs and stops; ``cfg.epochs`` caps the whole.
+    Each history row then has ``phase`` "train" or "anneal"; the verdict of the report reads the
+    "train" rows.
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     precision = resolve_precision(cfg.precision)
@@ -290,6 +354,7 @@ def fit(
     model.to(dev)
     train_idx, val_idx = split_indices(n_items, cfg.val_fraction, cfg.seed, cfg.val_groups, cfg.val_keep)
     train_idx_t, val_idx_t = torch.from_numpy(train_idx), torch.from_numpy(val_idx)
+    acc_col, acc_idx_t = accuracy_items(train_idx, val_idx, cfg)
     opt = _make_optimizer(model.parameters(), cfg)
     history: list[dict] = []
     best_state, best_val, best_epoch, start = None, math.inf, -1, 0
@@ -307,7 +372,10 @@ def fit(
     probe = _PROBE.get()
     bar = tqdm(range(start, cfg.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
-        lr = _lr_at(cfg, epoch)
+        anneal_start = plateau_phase(cfg, history) if cfg.schedule == "plateau" else None
+        if anneal_start is not None and epoch >= anneal_start + cfg.anneal_epochs:
+            break  # the plateau schedule's annealing is done
+        lr = _lr_at(cfg, epoch, anneal_start)
         for group in opt.param_groups:
             group["lr"] = lr
         torch.manual_seed(_epoch_seed(cfg.seed, epoch))
@@ -334,7 +402,12 @@ def fit(
         if score <= best_val or best_state is None:
             best_val, best_epoch = score, epoch
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr})
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr}
+        if accuracy_fn is not None:
+            row[acc_col] = evaluate_accuracy(model, acc_idx_t, get_batch, accuracy_fn, cfg.batch_size, to_dev, cast)
+        if cfg.schedule == "plateau":
+            row["phase"] = "train" if anneal_start is None else "anneal"
+        history.append(row)
         bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
         if ckpt_path is not None:
             atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -374,6 +447,33 @@ class _Clock:
                                    "steady_items": count - self.items1 if steady else count,
                                    "steady_seconds": t - self.t1 if steady else t - self.t0})
         raise ProbeStop(f"{desc}: probed one epoch ({count} items)")
+
+
+def accuracy_items(train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig) -> tuple[str, torch.Tensor]:
+    """``(column, items)`` whose accuracy :func:`fit` records: ``("val_acc", val_idx)`` with a
+    validation split, else ``("train_acc", sample)``, ``cfg.acc_items`` training items drawn without
+    replacement from ``cfg.seed`` (all of them when fewer), sorted."""
+    if len(val_idx):
+        return "val_acc", torch.from_numpy(np.asarray(val_idx))
+    rng = np.random.default_rng([cfg.seed, 7_177])
+    n = min(len(train_idx), max(1, cfg.acc_items))
+    sample = np.sort(rng.choice(np.asarray(train_idx), size=n, replace=False)) if len(train_idx) else train_idx
+    return "train_acc", torch.from_numpy(np.asarray(sample, dtype=np.int64))
+
+
+@torch.no_grad()
+def evaluate_accuracy(model, idx: torch.Tensor, get_batch, accuracy_fn, batch_size: int, to_dev,
+                      cast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> float:
+    """Fraction of items ``idx`` that ``accuracy_fn`` counts as right, in eval mode on clean
+    batches (NaN for no items)."""
+    if len(idx) == 0:
+        return float("nan")
+    model.eval()
+    right = 0
+    for b in idx.split(batch_size):
+        with cast():
+            right = right + accuracy_fn(model, to_dev(get_batch(b, False)))
+    return float(right) / len(idx)
 
 
 @torch.no_grad()

@@ -24,7 +24,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from asdlab.analysis.convergence import convergence_summary, learning_curves, plateau
+from asdlab.analysis.convergence import (ACC_TOL, LOSS_TOL, convergence_summary, judged, learning_curves,
+                                         monitor_kind, plateau)
 from asdlab.core.errors import AsdlabError, MetricsError
 from asdlab.features import LogMelParams, log_mel
 from asdlab.metrics import DOMAINS, MAX_FPR
@@ -336,60 +337,86 @@ def load_history(run_dir: str | os.PathLike) -> pd.DataFrame | None:
 
 
 def history_figure(history: pd.DataFrame, title: str = "Learning curves", tail: float = 0.25,
-                   tol: float = 0.02, cols: int | None = None) -> go.Figure:
+                   tol: float | None = None, cols: int | None = None, acc_tol: float | None = None) -> go.Figure:
     """Learning curves of a run's ``history`` (any ``history.csv`` shape), one panel per curve
     of :func:`asdlab.analysis.convergence.learning_curves`, each titled with its
-    :func:`~asdlab.analysis.convergence.plateau` verdict (``tail``, ``tol``).
+    :func:`~asdlab.analysis.convergence.plateau` verdict (``tail``; ``tol`` for a loss,
+    ``acc_tol`` for an accuracy; defaults 2 % and 2 points).
 
-    Training loss dashed, validation loss solid, the monitored one (which the verdict reads)
-    with markers; the shaded band is the last ``tail`` of the epochs. y is logarithmic in a
-    panel whose losses are all positive. ``cols`` panels per row (default: up to 3).
+    Training loss dashed, validation loss solid, the classifier's accuracy (where the method
+    records one) green on the right-hand axis; the monitored curve (which the verdict reads) has
+    markers; the grey band is the last ``tail`` of the epochs the verdict reads, a green band the
+    annealing epochs of a ``"plateau"`` schedule (not judged). The loss axis is logarithmic in
+    a panel whose losses are all positive. ``cols`` panels per row (default: up to 3).
     """
     curves = learning_curves(history)
     if curves.empty:
         raise AsdlabError("history has no rows: nothing to draw")
-    summary = convergence_summary(curves, tail, tol).set_index("curve")
+    summary = convergence_summary(curves, tail, tol, acc_tol).set_index("curve")
     names = list(summary.index)
     cols = cols or min(len(names), 3)
     n_rows = -(-len(names) // cols)
     titles = []
     for name in names:
         row = summary.loc[name]
-        detail = "" if row["verdict"] == "too short" else f" ({row['improvement_pct']:+.1f} % in the tail)"
+        unit = "points" if monitor_kind(row["monitored"]) == "accuracy" else "%"
+        detail = "" if row["verdict"] == "too short" else f" ({row['improvement_pct']:+.1f} {unit} in the tail)"
         titles.append(f"{name}: <b>{row['verdict']}</b>{detail}")
+    has_acc = bool(curves["accuracy"].notna().any())  # a right-hand axis only where there is an accuracy
     fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles,
-                        horizontal_spacing=0.08, vertical_spacing=min(0.25, 0.45 / n_rows))
-    styles = {"train_loss": ("training loss", "#1f77b4", "dash"), "val_loss": ("validation loss", "#ff7f0e", "solid")}
+                        specs=[[{"secondary_y": has_acc}] * cols for _ in range(n_rows)],
+                        horizontal_spacing=0.1 if has_acc else 0.08, vertical_spacing=min(0.25, 0.45 / n_rows))
+    styles = {"train_loss": ("training loss", "#1f77b4", "dash", False),
+              "val_loss": ("validation loss", "#ff7f0e", "solid", False),
+              "accuracy": ("accuracy", "#2ca02c", "solid", True)}
     shown = set()
     for i, name in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
         g = curves[curves["curve"] == name]
         monitor = g["monitor"].iloc[0]
+        kind = monitor_kind(monitor)
         values = []
-        for col, (label, color, dash) in styles.items():
+        for col, (label, color, dash, right) in styles.items():
             y = g[col].to_numpy(dtype=float)
             if not np.isfinite(y).any():
                 continue
-            marked = (monitor == "val_loss") == (col == "val_loss")
+            marked = col == ("accuracy" if kind == "accuracy" else "val_loss" if monitor == "val_loss" else "train_loss")
+            label = monitor if col == "accuracy" else label
             legend = f"{label} (monitored)" if marked else label
             fig.add_trace(go.Scatter(x=g["epoch"], y=y, mode="lines+markers" if marked else "lines",
                                      name=legend, legendgroup=legend, showlegend=legend not in shown,
                                      line={"color": color, "dash": dash}, marker={"size": 6},
                                      hovertemplate=f"{name}<br>epoch %{{x}}: {label} %{{y:.4g}}<extra></extra>"),
-                          row=r, col=c)
+                          row=r, col=c, **({"secondary_y": right} if has_acc else {}))
             shown.add(legend)
-            values.append(y[np.isfinite(y)])
-        p = plateau(g["monitored"], tail, tol)
+            if not right:
+                values.append(y[np.isfinite(y)])
+            else:
+                fig.update_yaxes(range=[0, 1.02], row=r, col=c, secondary_y=True)
+        p = plateau(judged(g), tail, tol if kind == "loss" else acc_tol, kind)
+        train_phase = g["phase"].to_numpy() != "anneal"
         if p["q"] >= 1:  # the epochs the verdict calls the tail
-            x = g["epoch"].to_numpy()[np.isfinite(g["monitored"].to_numpy(dtype=float))]
+            x = g["epoch"].to_numpy()[np.isfinite(g["monitored"].to_numpy(dtype=float)) & train_phase]
             fig.add_vrect(x0=x[len(x) - p["q"]] - 0.5, x1=x[-1] + 0.5, fillcolor="grey", opacity=0.12,
                           line_width=0, row=r, col=c)
+        if not train_phase.all():  # a plateau schedule's annealing after the plateau
+            x = g["epoch"].to_numpy()[~train_phase]
+            fig.add_vrect(x0=x.min() - 0.5, x1=x.max() + 0.5, fillcolor="#2ca02c", opacity=0.08,
+                          line_width=0, row=r, col=c)
         if values and (np.concatenate(values) > 0).all():
-            fig.update_yaxes(type="log", row=r, col=c)
+            fig.update_yaxes(type="log", row=r, col=c, **({"secondary_y": False} if has_acc else {}))
     fig.update_xaxes(title_text="epoch", row=n_rows)
-    fig.update_yaxes(title_text="loss", col=1)
-    fig.update_layout(title=f"{title}<br><sup>shaded: the last {tail:.0%} of the epochs; converged = their best is "
-                            f"at most {tol:.0%} below the best before them</sup>",
+    if has_acc:
+        fig.update_yaxes(title_text="loss", col=1, secondary_y=False)
+        fig.update_yaxes(title_text="accuracy", col=cols, secondary_y=True)
+    else:
+        fig.update_yaxes(title_text="loss", col=1)
+    loss_tol = LOSS_TOL if tol is None else tol
+    a_tol = ACC_TOL if acc_tol is None else acc_tol
+    annealed = "; green: annealing after the plateau" if (curves["phase"] == "anneal").any() else ""
+    fig.update_layout(title=f"{title}<br><sup>grey: the last {tail:.0%} of the epochs{annealed}; converged = their best "
+                            f"accuracy is at most {100 * a_tol:g} points above the best before them (their best loss "
+                            f"at most {loss_tol:.0%} below, where no accuracy is recorded)</sup>",
                       height=300 * n_rows + 140, margin={"t": 110},
                       legend={"orientation": "h", "y": -0.12 if n_rows == 1 else -0.05})
     return fig
