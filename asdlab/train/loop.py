@@ -461,32 +461,30 @@ def accuracy_items(train_idx: np.ndarray, val_idx: np.ndarray, cfg: TrainConfig)
     return "train_acc", torch.from_numpy(np.asarray(sample, dtype=np.int64))
 
 
-@torch.no_grad()
 def evaluate_accuracy(model, idx: torch.Tensor, get_batch, accuracy_fn, batch_size: int, to_dev,
                       cast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> float:
     """Fraction of items ``idx`` that ``accuracy_fn`` counts as right, in eval mode on clean
     batches (NaN for no items)."""
-    if len(idx) == 0:
-        return float("nan")
-    model.eval()
-    right = 0
-    for b in idx.split(batch_size):
-        with cast():
-            right = right + accuracy_fn(model, to_dev(get_batch(b, False)))
-    return float(right) / len(idx)
+    return _mean_over(model, idx, get_batch, accuracy_fn, batch_size, to_dev, cast, lambda right, n: right)
 
 
-@torch.no_grad()
 def evaluate_loss(model, idx: torch.Tensor, get_batch, loss_fn, batch_size: int, to_dev,
                   cast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> float:
     """Mean loss over items ``idx`` in eval mode (NaN for no items); ``cast()``: the context of the
     forward passes (:func:`autocast`). Summed on the device, read once."""
+    return _mean_over(model, idx, get_batch, loss_fn, batch_size, to_dev, cast, _weighted)
+
+
+@torch.no_grad()
+def _mean_over(model, idx: torch.Tensor, get_batch, fn, batch_size: int, to_dev, cast, per_batch) -> float:
+    """``sum(per_batch(fn(model, batch), len(batch))) / len(idx)`` over eval-mode clean batches of
+    ``idx``, summed on the device and read once; NaN for no items."""
     if len(idx) == 0:
         return float("nan")
     model.eval()
     total = 0.0
     for b in idx.split(batch_size):
         with cast():
-            loss = loss_fn(model, to_dev(get_batch(b, False)))
-        total = total + _weighted(loss, len(b))
+            value = fn(model, to_dev(get_batch(b, False)))
+        total = total + per_batch(value, len(b))
     return float(total) / len(idx)
