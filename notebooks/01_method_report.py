@@ -103,6 +103,8 @@ else:
 # under 4 epochs). `improvement_pct` is that gain (points of accuracy, % of a loss); a negative
 # one means the tail never beat the earlier best. A run with the `plateau` schedule trains at a
 # constant learning rate until this rule says converged, then anneals (green, not judged).
+# Guided clustering's pretraining rounds are **not judged**: each round trains a new head on new
+# pseudo labels.
 
 # %%
 history = load_history(run_dir)

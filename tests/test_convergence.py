@@ -153,7 +153,7 @@ def test_guided_clustering_pretrain_rounds_and_finetune_stage():
     s = convergence_summary(c).set_index("curve")
     assert list(s.index) == ["pretrain", "finetune"]
     assert s.loc["pretrain", "improvement_pct"] == pytest.approx(100 * 0.3 / 2.8)  # 2.8 before, 2.5 tail
-    assert s.loc["pretrain", "verdict"] == "still improving"
+    assert s.loc["pretrain", "verdict"] == "not judged (new targets each round)"  # the loss rule alone: +10.7 %
     assert (s.loc["finetune", "improvement_pct"], s.loc["finetune", "verdict"]) == (0.0, "converged")
 
 
@@ -262,3 +262,12 @@ def test_history_figure_draws_the_accuracy_on_the_right_axis():
                                                              ("validation loss", "y", "lines"),
                                                              ("val_acc (monitored)", "y2", "lines+markers")]
     assert fig.layout.yaxis2.overlaying == "y" and list(fig.layout.yaxis2.range) == [0, 1.02]
+
+
+def test_history_figure_says_rounds_are_not_judged():
+    h = pd.DataFrame({"stage": ["pretrain"] * 4 + ["finetune"] * 4, "round": [0.0, 1.0, 2.0, 3.0] + [NAN] * 4,
+                      "epoch": [0] * 4 + [0, 1, 2, 3], "train_loss": [3.0, 2.0, 1.0, 0.5, 4, 3, 2, 1.5],
+                      "train_acc": [NAN] * 4 + [0.2, 0.5, 0.6, 0.61]})
+    fig = history_figure(h)
+    assert [a.text for a in fig.layout.annotations] == ["pretrain: <b>not judged (new targets each round)</b>",
+                                                       "finetune: <b>converged</b> (+1.0 points in the tail)"]

@@ -18,6 +18,9 @@ import pandas as pd
 from asdlab.core.errors import AsdlabError
 from asdlab.train.plateau import ACC_COLUMNS, ACC_TOL, LOSS_TOL, MIN_EPOCHS, VERDICTS, monitor_kind, plateau  # noqa: F401
 
+NOT_JUDGED = "not judged (new targets each round)"
+"""The verdict of a curve of DeepCluster rounds (guided clustering's pretraining)."""
+
 CURVE_KEYS = ("stage", "group", "member", "machine")
 """History columns that split a run's history into curves, outermost first. A ``stage`` value
 names its curve on its own ("pretrain", "finetune"); the others read "<column> <value>"."""
@@ -49,7 +52,8 @@ def learning_curves(history: pd.DataFrame) -> pd.DataFrame:
     (that column's name) and phase ("train" or "anneal" for a run of the ``"plateau"`` schedule,
     :func:`asdlab.train.fit`; "train" otherwise). Rows that carry a DeepCluster ``round`` (guided
     clustering's pretraining) are numbered 0, 1, ... across rounds, in the run's order (one
-    new head and new pseudo labels per round, so the loss is against moving targets).
+    new head and new pseudo labels per round, so the loss is against moving targets); their
+    phase is "rounds" and :func:`convergence_summary` does not judge them.
     """
     train_col = "train_loss" if "train_loss" in history.columns else "total"
     missing = [c for c in ("epoch",) if c not in history.columns]
@@ -78,6 +82,8 @@ def learning_curves(history: pd.DataFrame) -> pd.DataFrame:
         monitored, monitor = ((acc, acc_col) if use_acc else (val, "val_loss") if use_val else (train, train_col))
         phase = (g["phase"].fillna("train").astype(str).to_numpy()[order] if "phase" in g.columns
                  else np.full(len(g), "train", dtype=object))
+        if "round" in g.columns and g["round"].notna().any():
+            phase = np.full(len(g), "rounds", dtype=object)
         parts.append(pd.DataFrame({"curve": _curve_name(keys, values), "epoch": epoch[order].astype(int),
                                    "train_loss": train, "val_loss": val, "accuracy": acc,
                                    "monitored": monitored, "monitor": monitor, "phase": phase}))
@@ -92,7 +98,8 @@ def convergence_summary(curves: pd.DataFrame, tail: float = 0.25, tol: float | N
     """One row per curve of :func:`learning_curves` output: curve, epochs, monitored (the
     column the verdict reads), first, best, final (of that column), improvement_pct (100 x
     :func:`plateau`'s improvement: how far the last ``tail`` of epochs beat the best before
-    them, in % of a loss or in points of an accuracy) and verdict. ``tol`` is the tolerance of a
+    them, in % of a loss or in points of an accuracy) and verdict (:data:`NOT_JUDGED` for a curve of
+    DeepCluster rounds). ``tol`` is the tolerance of a
     loss (default :data:`LOSS_TOL`), ``acc_tol`` of an accuracy (default :data:`ACC_TOL`)."""
     rows = []
     for name, g in curves.groupby("curve", sort=False):
@@ -100,6 +107,8 @@ def convergence_summary(curves: pd.DataFrame, tail: float = 0.25, tol: float | N
         finite = y[np.isfinite(y)]
         kind = monitor_kind(g["monitor"].iloc[0])
         p = plateau(judged(g), tail, tol if kind == "loss" else acc_tol, kind)
+        if (g["phase"] == "rounds").all():  # a new target per round: no plateau to judge
+            p = {**p, "verdict": NOT_JUDGED}
         best = (finite.max() if kind == "accuracy" else finite.min()) if len(finite) else np.nan
         rows.append({"curve": name, "epochs": len(g), "monitored": g["monitor"].iloc[0],
                      "first": finite[0] if len(finite) else np.nan, "best": best,

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from asdlab.analysis.convergence import (ACC_TOL, LOSS_TOL, convergence_summary, judged, learning_curves,
+from asdlab.analysis.convergence import (ACC_TOL, LOSS_TOL, NOT_JUDGED, convergence_summary, judged, learning_curves,
                                          monitor_kind, plateau)
 from asdlab.core.errors import AsdlabError, MetricsError
 from asdlab.features import LogMelParams, log_mel
@@ -360,7 +360,7 @@ def history_figure(history: pd.DataFrame, title: str = "Learning curves", tail: 
     for name in names:
         row = summary.loc[name]
         unit = "points" if monitor_kind(row["monitored"]) == "accuracy" else "%"
-        detail = "" if row["verdict"] == "too short" else f" ({row['improvement_pct']:+.1f} {unit} in the tail)"
+        detail = "" if row["verdict"] in ("too short", NOT_JUDGED) else f" ({row['improvement_pct']:+.1f} {unit} in the tail)"
         titles.append(f"{name}: <b>{row['verdict']}</b>{detail}")
     has_acc = bool(curves["accuracy"].notna().any())  # a right-hand axis only where there is an accuracy
     fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles,
