@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from asdlab.core.atomic import atomic_write
 from asdlab.core.errors import ConfigError
-from asdlab.train.plateau import monitor_kind, plateau
+from asdlab.train.plateau import ACC_COLUMNS, monitor_kind, plateau
 
 
 @dataclasses.dataclass
@@ -302,7 +302,7 @@ def monitored_column(history: list[dict]) -> str:
     """The history column the plateau rule reads: ``val_acc`` / ``train_acc`` when recorded,
     else ``val_loss`` when finite, else ``train_loss``."""
     last = history[-1]
-    for column in ("val_acc", "train_acc"):
+    for column in ACC_COLUMNS:
         if column in last:
             return column
     return "val_loss" if math.isfinite(last.get("val_loss", math.nan)) else "train_loss"
