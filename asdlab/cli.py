@@ -427,7 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    tune_allocator()  # before torch allocates; report kernels and sweep workers inherit it
+    try:
+        tune_allocator()  # before torch allocates; report kernels and sweep workers inherit it
+    except AsdlabError as err:
+        print(f"asdlab: error: {err}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():

@@ -17,9 +17,10 @@ its own children. The dataset's size in RAM is what its clips take as float32 wa
 list) for comparison. ``--work`` keeps run folders and the cache (default: a temporary folder;
 a first run builds the wave store and the feature cache there, which is part of what is
 measured); each method's run folder there is removed before it runs. ``--env`` sets variables
-of the child, e.g. ``ASDLAB_ALLOCATOR=default`` to measure without the allocator settings every
-``asdlab`` process applies (:mod:`asdlab.core.allocator`: glibc's mmap threshold at 1 MiB, torch's
-huge-page allocation), printed in the header. Paper-scale factory
+of the child, e.g. ``ASDLAB_ALLOCATOR=bounded`` (glibc's mmap threshold at 1 MiB, the setting
+the memory table of ``docs/performance.md`` was measured with) or ``default`` (no change) instead of
+the ``fast`` mode every ``asdlab`` process applies (:mod:`asdlab.core.allocator`: threshold 16 MiB,
+torch's huge-page allocation), printed in the header. Paper-scale factory
 data: ``asdlab synth --preset paper --out DIR`` (8400 clips of 10 s, 2.6 GB of WAVs, 5.4 GB as
 float32; about 8 minutes with one process here).
 """
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{data_bytes / 1e9:.2f} GB as float32 waveforms; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.threads} thread(s), device {args.device}, "
           f"clip loading: {'in-memory lists (before issue 18)' if args.in_memory else 'wave store'}, "
-          f"allocator: {'default' if env.get(OPT_OUT) == 'default' else 'tuned (asdlab.core.allocator)'}"
+          f"allocator: {env.get(OPT_OUT, 'fast')} (asdlab.core.allocator)"
           + "".join(f", {kv}" for kv in args.env))
     head = f"{'method':24s} {'overrides beyond paper':44s} {'data GB':>8s} {'peak RSS GB':>11s} " \
            f"{'tree GB':>8s} {'RSS/data':>8s} {'wall s':>7s}  status"

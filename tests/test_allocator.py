@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from asdlab.backends.residual import ResidualMoments, residual_stats
-from asdlab.core.allocator import SETTINGS, huge_pages_available
+from asdlab.core.allocator import MODES, SETTINGS, huge_pages_available
 
 
 def _child(code: str, **env) -> dict:
@@ -39,17 +39,30 @@ needs_thp = pytest.mark.skipif(not (sys.platform.startswith("linux") and huge_pa
 @needs_thp
 def test_tune_allocator_sets_the_environment_children_inherit_and_keeps_a_users_values():
     got = _child(TUNE + "print(json.dumps({'t': t, 'env': {k: os.environ.get(k) for k in t}}))")
-    assert got["t"] == SETTINGS and got["env"] == SETTINGS
+    assert got["t"] == SETTINGS == MODES["fast"] and got["env"] == SETTINGS
+    assert SETTINGS["MALLOC_MMAP_THRESHOLD_"] == str(16 * 2**20)  # course steps keep their 1-4 MiB blocks
+    got = _child(TUNE + "print(json.dumps(t))", ASDLAB_ALLOCATOR="bounded")
+    assert got == MODES["bounded"] and got["MALLOC_MMAP_THRESHOLD_"] == str(2**20)
     got = _child(TUNE + "print(json.dumps(t))", MALLOC_MMAP_THRESHOLD_="65536")
     assert got == {**SETTINGS, "MALLOC_MMAP_THRESHOLD_": "65536"}
     assert _child(TUNE + "print(json.dumps({'t': t, 'thp': os.environ.get('THP_MEM_ALLOC_ENABLE')}))",
                   ASDLAB_ALLOCATOR="default") == {"t": {}, "thp": None}
 
 
+def test_unknown_allocator_mode_is_one_line_and_exit_2():
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    out = subprocess.run([sys.executable, "-m", "asdlab", "--help"], env={**clean, "ASDLAB_ALLOCATOR": "tiny"},
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines() == [
+        "asdlab: error: $ASDLAB_ALLOCATOR='tiny': not an allocator mode; use fast (default), bounded "
+        "(memory bounded, slower at course scale) or default (leave glibc alone)"]
+
+
 @needs_thp
-def test_tuned_process_returns_freed_large_blocks_to_the_system():
+def test_bounded_process_returns_freed_large_blocks_to_the_system():
     # 300 blocks of 2 MiB between small live objects: glibc's default (its threshold rises to 2 MiB
-    # after the first free) keeps them in the heap behind the small ones; tuned, they are unmapped
+    # after the first free) keeps them in the heap behind the small ones; bounded, they are unmapped
     code = TUNE + """
 import numpy as np
 def rss():
@@ -63,9 +76,11 @@ for i in range(300):
 peak = rss(); del big
 print(json.dumps({'grown': peak - base, 'kept': rss() - base}))
 """
-    tuned, default = _child(code), _child(code, ASDLAB_ALLOCATOR="default")
+    tuned, default = _child(code, ASDLAB_ALLOCATOR="bounded"), _child(code, ASDLAB_ALLOCATOR="default")
     assert tuned["grown"] > 500 and default["grown"] > 500
     assert tuned["kept"] < 50 < default["kept"]
+    # the fast mode keeps blocks below 16 MiB in the heap, as glibc's default does
+    assert _child(code)["kept"] > 500
 
 
 def test_residual_moments_equal_residual_stats_clip_by_clip():

@@ -1,14 +1,21 @@
-"""Allocator settings of a run process: memory bounded by what a training step holds.
+"""Allocator settings of a run process: training speed first, memory bounded on request.
 
 glibc keeps freed blocks below its mmap threshold (which grows to 32 MiB as large blocks are
 freed) in a heap that only shrinks from its top, so a training loop whose steps allocate and free
-many 1-32 MiB tensors ends with a heap far larger than what a step holds (TASTgram-MFN, paper
-batch, width 0.125: 2.3 GB peak for 1.8 GB live). :func:`tune_allocator` fixes the threshold at
-1 MiB (larger blocks go back to the system when freed) and turns on torch's transparent huge page
-allocation (``THP_MEM_ALLOC_ENABLE``: blocks of 2 MiB and more on 2 MiB pages), which pays the
-page faults that returning memory costs back: same speed as the default, same numbers (results do
-not depend on where a tensor lives). Linux with glibc and transparent huge pages only; elsewhere
-nothing is changed.
+many 1-32 MiB tensors ends with a heap larger than what a step holds (TASTgram-MFN, paper batch,
+width 0.125: 2.26 GB peak); a low threshold hands those blocks back when freed, but every block
+above it then costs fresh page faults on each step. :func:`tune_allocator` applies one of
+:data:`MODES`, chosen by ``$ASDLAB_ALLOCATOR``:
+
+- ``fast`` (default): threshold 16 MiB and torch's transparent huge page allocation
+  (``THP_MEM_ALLOC_ENABLE``): the `course` steps as fast as glibc's default (their 1-4 MiB
+  activations stay in the heap), the paper step's peak 2.13 GB;
+- ``bounded``: threshold 1 MiB (and huge pages): paper step peak 1.72 GB at the same speed, but
+  `course` training 64 % slower (page faults of every 1-4 MiB block, each step);
+- ``default``: nothing changed.
+
+Results never depend on the mode (where a tensor lives changes no number). Linux with glibc and
+transparent huge pages only; elsewhere nothing is changed. Figures: ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -20,14 +27,28 @@ import os
 import sys
 from pathlib import Path
 
-MMAP_THRESHOLD = 1 << 20
-"""glibc's mmap threshold set by :func:`tune_allocator`, bytes."""
-SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "THP_MEM_ALLOC_ENABLE": "1"}
-"""Environment of a tuned process (glibc reads the first at process start, torch the second at its
-first allocation)."""
+from asdlab.core.errors import ConfigError
+
 OPT_OUT = "ASDLAB_ALLOCATOR"
-"""``ASDLAB_ALLOCATOR=default`` leaves the allocators as they are."""
+"""The variable that chooses the mode: ``fast`` (default), ``bounded`` or ``default`` (no change)."""
+MODES = {
+    "fast": {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "THP_MEM_ALLOC_ENABLE": "1"},
+    "bounded": {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "THP_MEM_ALLOC_ENABLE": "1"},
+}
+"""Environment of a tuned process per mode (glibc reads the threshold at process start, torch
+its variable at its first allocation); bytes."""
+SETTINGS = MODES["fast"]
+"""The default mode's settings."""
 _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
+
+
+def allocator_mode() -> str:
+    """``$ASDLAB_ALLOCATOR`` (``fast`` when unset); an unknown value stops with a one-line error."""
+    mode = os.environ.get(OPT_OUT, "fast")
+    if mode not in (*MODES, "default"):
+        raise ConfigError(f"${OPT_OUT}={mode!r}: not an allocator mode; use fast (default), bounded "
+                          "(memory bounded, slower at course scale) or default (leave glibc alone)")
+    return mode
 
 
 def huge_pages_available(path: str = "/sys/kernel/mm/transparent_hugepage/enabled") -> bool:
@@ -39,21 +60,23 @@ def huge_pages_available(path: str = "/sys/kernel/mm/transparent_hugepage/enable
 
 
 def tune_allocator() -> dict:
-    """Apply :data:`SETTINGS` to this process and, through ``os.environ``, to the processes it
-    starts (report kernels, sweep workers); a variable the user set is left as set. Returns the
-    settings in effect, ``{}`` where nothing was changed: not Linux/glibc, no transparent huge
-    pages (without them the threshold costs speed), or ``ASDLAB_ALLOCATOR=default``. Call it at a
-    process's start, before torch allocates (torch reads its variable once)."""
-    if os.environ.get(OPT_OUT) == "default" or not sys.platform.startswith("linux") or not huge_pages_available():
+    """Apply the settings of :func:`allocator_mode` to this process and, through ``os.environ``,
+    to the processes it starts (report kernels, sweep workers); a variable the user set is left as
+    set. Returns the settings in effect, ``{}`` where nothing was changed: not Linux/glibc, no
+    transparent huge pages (without them a low threshold costs more speed), or mode ``default``.
+    Call it at a process's start, before torch allocates (torch reads its variable once)."""
+    mode = allocator_mode()
+    if mode == "default" or not sys.platform.startswith("linux") or not huge_pages_available():
         return {}
     mallopt = getattr(_libc(), "mallopt", None)
     if mallopt is None:  # musl and others
         return {}
+    settings = MODES[mode]
     if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # a user's value was applied by glibc at start
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    for key, value in SETTINGS.items():
+        mallopt(_M_MMAP_THRESHOLD, int(settings["MALLOC_MMAP_THRESHOLD_"]))
+    for key, value in settings.items():
         os.environ.setdefault(key, value)
-    return {key: os.environ[key] for key in SETTINGS}
+    return {key: os.environ[key] for key in settings}
 
 
 def release_free_heap() -> bool:
