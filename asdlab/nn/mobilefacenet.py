@@ -97,6 +97,9 @@ class MobileFaceNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # channels-last activations: the depthwise convolutions and PReLUs run 15-20 % faster on
+        # the CPU (oneDNN), the weights keep their layout (docs/performance.md)
+        x = x.contiguous(memory_format=torch.channels_last)
         x = self.expand(self.blocks(self.stem(x)))
         x = F.adaptive_avg_pool2d(x, self.gdconv_size)
         return self.embed(self.gdconv(x))
