@@ -27,7 +27,7 @@
 # | 2 | the DCASE data layout | 5 min |
 # | 3 | listen to and look at normal and anomalous clips | 10 min |
 # | 4 | the official metrics on ten scores you can check by hand | 10 min |
-# | 5 | train and score the official AutoEncoder baseline | 15 min (about 4 min of computing) |
+# | 5 | train and score the official AutoEncoder baseline | 15 min (about 2 min of computing) |
 # | 6 | exercises | the rest, or homework |
 #
 # ## 1. The task
@@ -245,7 +245,7 @@ teaching.roc_figure(tiny["label"], tiny["score"], max_fpr=0.1, domains=tiny["dom
 #
 # `run_method` trains and scores a method into a run folder, or reuses the folder when it
 # already holds the same run (then this cell takes a second). With `preset="course"` training
-# takes about 4 minutes for the 7 machine types on a 2-core CPU (60 epochs each).
+# takes about 2 minutes for the 7 machine types on a 2-core CPU.
 
 # %%
 run_mse = run_method("ae_mse", data, runs / "ae_mse", preset=preset, seed=seed, progress=interactive)
@@ -337,7 +337,7 @@ comparison.style.format("{:.2%}")
 #    `run_method("ae_mahala", data, runs / "ae_mahala_ridge0", preset=preset, seed=seed,
 #    overrides={"ridge": 0})` (command line: `asdlab run ae_mahala ... --set ridge=0`). What
 #    happens to AUC(target), and why is a 128 x 128 covariance from a few target clips fragile?
-# 5. **Training length.** Train the AE for 5 epochs instead of 60:
+# 5. **Training length.** Train the AE for 5 epochs instead of 30:
 #    `run_method("ae_mse", data, runs / "ae_mse_5ep", preset=preset, seed=seed,
 #    overrides={"epochs": 5})` (`--set epochs=5`). Is more training always better for the
 #    target domain? *Hint:* an AE that fits the source domain very well may generalise worse

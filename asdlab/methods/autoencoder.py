@@ -33,10 +33,7 @@ _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4
              bottleneck=8, batch_size=256, lr=1e-3, val_fraction=0.1, ridge=1e-3)
 PRESETS = {
     "smoke": {**_BASE, "epochs": 3},
-    # course: 60 epochs scored +2.1 ± 0.5 points over 30 and reach the validation-loss plateau on
-    # 5-6 of 7 machine types; stopping at the first plateau (8-22 epochs) lost 4.6 ± 0.3 (factory
-    # data seed 1, not the reports', training seeds 0-2; docs/methods/autoencoder.md)
-    "course": {**_BASE, "epochs": 60},
+    "course": {**_BASE, "epochs": 30},
     "paper": {**_BASE, "epochs": 100},  # the official hyperparameters
 }
 SCHEMA = Schema({
