@@ -41,7 +41,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from asdlab.core.allocator import OPT_OUT
+from asdlab.core.allocator import MODE_ENV
 from asdlab.data.layout import build_clip_table
 from asdlab.methods import list_methods
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{data_bytes / 1e9:.2f} GB as float32 waveforms; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {args.threads} thread(s), device {args.device}, "
           f"clip loading: {'in-memory lists (before issue 18)' if args.in_memory else 'wave store'}, "
-          f"allocator: {env.get(OPT_OUT, 'fast')} (asdlab.core.allocator)"
+          f"allocator: {env.get(MODE_ENV, 'fast')} (asdlab.core.allocator)"
           + "".join(f", {kv}" for kv in args.env))
     head = f"{'method':24s} {'overrides beyond paper':44s} {'data GB':>8s} {'peak RSS GB':>11s} " \
            f"{'tree GB':>8s} {'RSS/data':>8s} {'wall s':>7s}  status"

@@ -57,3 +57,24 @@ def test_gram_mfn_embeds_waves_with_or_without_a_given_log_mel():
     assert model.head.weight.shape == (5, 16)
     model.eval()
     assert model(wave[:1]).shape == (1, 16)  # one clip in eval mode
+
+
+def test_channels_last_activations_compute_what_the_contiguous_layout_does():
+    """MobileFaceNet runs in channels-last layout for speed; the numbers stay those of the plain
+    layout (to float rounding), in training and in eval mode, and the weights keep their layout."""
+    torch.manual_seed(0)
+    net = MobileFaceNet(in_channels=3, embedding_dim=16, width=0.25)
+    x = torch.randn(4, 3, 64, 40)
+
+    def plain(m, t):  # the same layers on contiguous activations
+        t = m.expand(m.blocks(m.stem(t)))
+        return m.embed(m.gdconv(torch.nn.functional.adaptive_avg_pool2d(t, m.gdconv_size)))
+
+    for mode in (net.train, net.eval):
+        mode()
+        torch.manual_seed(1)
+        fast = net(x)
+        torch.manual_seed(1)
+        ref = plain(net, x.contiguous())
+        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-5)
+    assert all(p.is_contiguous() for p in net.parameters())

@@ -8,10 +8,10 @@ above it then costs fresh page faults on each step. :func:`tune_allocator` appli
 :data:`MODES`, chosen by ``$ASDLAB_ALLOCATOR``:
 
 - ``fast`` (default): threshold 16 MiB and torch's transparent huge page allocation
-  (``THP_MEM_ALLOC_ENABLE``): the `course` steps as fast as glibc's default (their 1-4 MiB
+  (``THP_MEM_ALLOC_ENABLE``): a TASTgram `course` run as fast as with glibc's default (its 1-4 MiB
   activations stay in the heap), the paper step's peak 2.13 GB;
 - ``bounded``: threshold 1 MiB (and huge pages): paper step peak 1.72 GB at the same speed, but
-  `course` training 64 % slower (page faults of every 1-4 MiB block, each step);
+  the TASTgram `course` run 64 % slower (page faults of every 1-4 MiB block, each step);
 - ``default``: nothing changed.
 
 Results never depend on the mode (where a tensor lives changes no number). Linux with glibc and
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from asdlab.core.errors import ConfigError
 
-OPT_OUT = "ASDLAB_ALLOCATOR"
+MODE_ENV = "ASDLAB_ALLOCATOR"
 """The variable that chooses the mode: ``fast`` (default), ``bounded`` or ``default`` (no change)."""
 MODES = {
     "fast": {"MALLOC_MMAP_THRESHOLD_": str(16 << 20), "THP_MEM_ALLOC_ENABLE": "1"},
@@ -44,9 +44,9 @@ _M_MMAP_THRESHOLD = -3  # mallopt parameter number (malloc.h)
 
 def allocator_mode() -> str:
     """``$ASDLAB_ALLOCATOR`` (``fast`` when unset); an unknown value stops with a one-line error."""
-    mode = os.environ.get(OPT_OUT, "fast")
+    mode = os.environ.get(MODE_ENV, "fast")
     if mode not in (*MODES, "default"):
-        raise ConfigError(f"${OPT_OUT}={mode!r}: not an allocator mode; use fast (default), bounded "
+        raise ConfigError(f"${MODE_ENV}={mode!r}: not an allocator mode; use fast (default), bounded "
                           "(memory bounded, slower at course scale) or default (leave glibc alone)")
     return mode
 
