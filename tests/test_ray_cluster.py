@@ -139,20 +139,38 @@ class LocalCluster:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
+START_ATTEMPTS = 3  # Ray gives a node's raylet a fixed 30 s to register; a loaded 2-core CI can miss it
+
+
+def _start(cluster: LocalCluster) -> None:
+    cluster.start_node("head", "--head", "--port", str(cluster.port), "--include-dashboard=false", wait=False)
+    cluster.wait_for_gcs()  # the worker node starts while the head starts its own raylet
+    cluster.start_node("worker", "--address", cluster.address, wait=False)
+    cluster.wait_started("head")
+    cluster.wait_started("worker")
+
+
+def _stop(cluster: LocalCluster) -> None:
+    cluster.stop()
+    left = [p for proc in cluster.nodes.values() for p in _session(proc.pid)]
+    assert left == [], f"Ray processes left running: {left}"
+
+
 @pytest.fixture(name="cluster")
 def _cluster():
-    cluster = LocalCluster(dict(os.environ))  # $ASDLAB_CACHE (conftest) reaches the Ray workers
+    for attempt in range(1, START_ATTEMPTS + 1):
+        cluster = LocalCluster(dict(os.environ))  # $ASDLAB_CACHE (conftest) reaches the Ray workers
+        try:
+            _start(cluster)
+            break
+        except RuntimeError as e:  # only Ray's own startup timeout is retried, on fresh ports and folders
+            _stop(cluster)
+            if "timed out during startup" not in str(e) or attempt == START_ATTEMPTS:
+                raise
     try:
-        cluster.start_node("head", "--head", "--port", str(cluster.port), "--include-dashboard=false", wait=False)
-        cluster.wait_for_gcs()  # the worker node starts while the head starts its own raylet
-        cluster.start_node("worker", "--address", cluster.address, wait=False)
-        cluster.wait_started("head")
-        cluster.wait_started("worker")
         yield cluster
     finally:
-        cluster.stop()
-        left = [p for proc in cluster.nodes.values() for p in _session(proc.pid)]
-        assert left == [], f"Ray processes left running: {left}"
+        _stop(cluster)
 
 
 def asdlab(*args: str, **kw) -> subprocess.Popen:
