@@ -53,11 +53,12 @@ def mel_moments(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 class StackedFrames:
     """The :func:`asdlab.features.stack_frames` vectors of many clips, built on demand.
 
-    ``mels``: log-mels ``(n_mels, T_i)`` float32 with ``T_i >= n_frames``; held once, side by
-    side ``(n_mels, sum T_i)``. Vector ``v`` of clip ``i`` (``0 <= v < T_i - n_frames + 1``) has
-    the global index ``sum(counts[:i]) + v``; :meth:`take` returns rows ``(B, n_frames * n_mels)``
-    equal to those of ``stack_frames`` (frame-major), so no ``(sum counts, n_frames * n_mels)``
-    matrix (five copies of every frame) is ever built."""
+    ``mels``: log-mels ``(n_mels, T_i)`` float32 with ``T_i >= n_frames``; held once, frame
+    after frame ``(sum T_i, n_mels)`` (each frame one contiguous row, so a batch is a gather of
+    whole rows, not of single floats across ``n_mels`` rows). Vector ``v`` of clip ``i``
+    (``0 <= v < T_i - n_frames + 1``) has the global index ``sum(counts[:i]) + v``; :meth:`take`
+    returns rows ``(B, n_frames * n_mels)`` equal to those of ``stack_frames`` (frame-major), so
+    no ``(sum counts, n_frames * n_mels)`` matrix (five copies of every frame) is ever built."""
 
     def __init__(self, mels: list[np.ndarray], n_frames: int):
         lengths = np.array([m.shape[1] for m in mels], dtype=np.int64)
@@ -66,7 +67,8 @@ class StackedFrames:
         self.n_frames = n_frames
         self.counts = lengths - n_frames + 1
         """Vectors per clip ``(n_clips,)``."""
-        self.cat = np.concatenate(mels, axis=1).astype(np.float32, copy=False) if mels else np.zeros((0, 0), np.float32)
+        self.rows = (np.concatenate([m.T for m in mels]).astype(np.float32, copy=False) if mels
+                     else np.zeros((0, 0), np.float32))
         first, col0 = np.cumsum(self.counts) - self.counts, np.cumsum(lengths) - lengths  # of each clip
         self._start = np.repeat(col0 - first, self.counts) + np.arange(int(self.counts.sum()), dtype=np.int64)
 
@@ -76,12 +78,12 @@ class StackedFrames:
     @property
     def dim(self) -> int:
         """``n_frames * n_mels``."""
-        return self.n_frames * self.cat.shape[0]
+        return self.n_frames * self.rows.shape[1]
 
     def take(self, idx) -> np.ndarray:
         """Vectors ``idx`` (global indices) ``(len(idx), n_frames * n_mels)`` float32."""
         cols = self._start[np.asarray(idx, dtype=np.int64)][:, None] + np.arange(self.n_frames)
-        return self.cat[:, cols].transpose(1, 2, 0).reshape(len(cols), self.dim)
+        return self.rows[cols].reshape(len(cols), self.dim)
 
 
 class RowsOf:
