@@ -121,6 +121,23 @@ def test_plan_orders_notebooks_and_passes_method_parameters():
     assert seeded["01_method_report-ae_mse"].params == {"method": "ae_mse"}
 
 
+def test_notebooks_of_named_methods_wait_only_for_the_pages_of_the_runs_they_read():
+    methods = ["ae_mse", "raw_spec", "sc_adacos", "sc_noisy_arcmix", "guided_clustering", "contrastive_ae_cnn",
+               "tastgram_noisy_arcmix"]
+    by = {t.name: t for t in build_plan(methods)}
+    # 04: its two methods and its references (ae_mse, tastgram_noisy_arcmix), not raw_spec or guided_clustering
+    assert by["04_subclusters"].after == [f"01_method_report-{m}" for m in
+                                          ("ae_mse", "sc_adacos", "sc_noisy_arcmix", "tastgram_noisy_arcmix")]
+    assert by["04_subclusters"].runs == ["sc_adacos", "sc_noisy_arcmix", "sc_noisy_arcmix_grid", "ae_mse",
+                                         "tastgram_noisy_arcmix"]  # a change of a reference re-executes it
+    assert by["05_pseudo_labels"].after == ["01_method_report-guided_clustering"]
+    assert by["03_compare_methods"].after == [f"01_method_report-{m}" for m in methods]  # methods=ALL: every page
+    # a reference that is not selected is neither waited for nor tracked
+    few = {t.name: t for t in build_plan(["sc_noisy_arcmix", "raw_spec"])}
+    assert few["04_subclusters"].after == ["01_method_report-sc_noisy_arcmix"]
+    assert few["04_subclusters"].runs == ["sc_noisy_arcmix", "sc_noisy_arcmix_grid"]
+
+
 def test_notebooks_must_declare_every_parameter_the_report_passes(tmp_path, data):
     nbs = write_notebooks(tmp_path / "nbs")
     text = (nbs / "01_method_report.py").read_text().replace('method = "ae_mse"\n', "")
@@ -174,7 +191,8 @@ def test_notebooks_run_in_dependency_order_with_shared_threads(tmp_path, data):
     assert t["01_method_report-ae_mse"][0] >= t["00_asd_in_one_hour"][1]     # same AE run: one at a time
     assert t["01_method_report-tastgram_ce"][0] < t["00_asd_in_one_hour"][1]  # others alongside
     last_01 = max(end for name, (_, end) in t.items() if name.startswith("01_"))
-    assert t["02_noisy_arcmix_angles"][0] >= last_01 and t["03_compare_methods"][0] >= last_01
+    assert t["03_compare_methods"][0] >= last_01                                 # reads every method's run
+    assert t["02_noisy_arcmix_angles"][0] >= t["01_method_report-tastgram_ce"][1]  # reads its own methods' runs
     assert {e["ASDLAB_THREADS"] for e in fake.envs} == {str(max(1, os.cpu_count() // 2))}
     params = json.loads((tmp_path / "out" / "02_noisy_arcmix_angles.ipynb").read_text())
     assert params == {"preset": "smoke", "data_dir": str(data.resolve()), "seed": 0, "interactive": False,

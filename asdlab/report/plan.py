@@ -44,7 +44,11 @@ class Step:
     ``method``); else once. ``methods``: when set, pass the parameter ``methods`` = the selected
     methods among these, in this tuple's order (:data:`ALL`: all selected ones, in the user's
     order); the step is skipped when none is selected.
-    ``after``: notebooks (stems) whose every instance must have finished first.
+    ``after``: notebooks (stems) whose instances must have finished first: every instance, but
+    for a step with a tuple of ``methods`` only the per-method instances of its chosen methods and
+    of ``reads`` (so 04 starts once its own methods' pages are done, not after every page).
+    ``reads``: further methods whose runs the notebook reads when they exist (04's
+    ``references``); part of its ``runs``, so a change of them re-executes it.
     ``writes``: folders in ``runs_dir`` (run folders, named after their method, or folders of
     runs such as a sweep's) the notebook trains or reuses whatever the selection; a per-method
     step also writes its method's. Two notebooks writing
@@ -64,6 +68,7 @@ class Step:
     writes: tuple[str, ...] = ()
     seeds: bool = False
     style: str | None = None
+    reads: tuple[str, ...] = ()
 
 
 PLAN: tuple[Step, ...] = (
@@ -80,7 +85,7 @@ PLAN: tuple[Step, ...] = (
     # trains the Table 2 grid into runs_dir/sc_noisy_arcmix_grid; its (16, 16) cell at course
     # scale is the sc_noisy_arcmix run itself
     Step("04_subclusters", methods=SUBCLUSTER_METHODS, after=("01_method_report",),
-         writes=("sc_noisy_arcmix", "sc_noisy_arcmix_grid")),
+         writes=("sc_noisy_arcmix", "sc_noisy_arcmix_grid"), reads=("ae_mse", "tastgram_noisy_arcmix")),
     Step("05_pseudo_labels", methods=("guided_clustering",), after=("01_method_report",)),
 )
 
@@ -145,7 +150,10 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
             pool = methods if style_methods is None or not styled else style_methods
             chosen = list(pool) if step.methods == ALL else [m for m in step.methods if m in pool]
             if chosen:
-                runs = list(dict.fromkeys([*chosen, *step.writes]))
+                if step.methods != ALL:
+                    wanted = {f"{nb}-{m}" for nb in step.after for m in (*chosen, *step.reads)}
+                    after = [name for name in after if name in wanted or name in step.after]
+                runs = list(dict.fromkeys([*chosen, *step.writes, *(m for m in step.reads if m in methods)]))
                 params, writes = {"methods": chosen}, list(step.writes)
                 if step.seeds and seeds is not None:
                     from asdlab.runs.seeds import seed_subdir
