@@ -3,8 +3,6 @@ level, faulty twins, severity, unit-to-unit differences and the faults beyond en
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -180,17 +178,6 @@ def test_fault_beyond_energy_changes_structure_not_the_average_spectrum(model):
     normal = clip(pump, attrs, n=10 * SR)
     leak = clip(pump, attrs, Anomaly("leakage", 1.0), n=10 * SR)
     assert structure_change(normal, leak) < 0.5 * average_change(normal, leak)
-
-
-@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
-def test_render_speed(model):
-    attrs = model.unit(np.random.default_rng(0))
-    best = np.inf
-    for kind in (None,) + model.anomaly_kinds:
-        start = time.perf_counter()
-        clip(model, attrs, Anomaly(kind, 1.0) if kind else None, n=10 * SR)
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.3  # about 30-60 ms on an idle core
 
 
 def test_event_helpers_known_values():
