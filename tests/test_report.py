@@ -136,6 +136,16 @@ def test_notebooks_of_named_methods_wait_only_for_the_pages_of_the_runs_they_rea
     few = {t.name: t for t in build_plan(["sc_noisy_arcmix", "raw_spec"])}
     assert few["04_subclusters"].after == ["01_method_report-sc_noisy_arcmix"]
     assert few["04_subclusters"].runs == ["sc_noisy_arcmix", "sc_noisy_arcmix_grid"]
+    # the plan's reads are the notebook's own default references (two places, kept equal here)
+    import ast
+
+    from asdlab.report.plan import read_notebook
+
+    nb = read_notebook(Path(__file__).parents[1] / "notebooks" / "04_subclusters.py")
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {n.targets[0].id: n.value for n in ast.parse(cell.source).body if isinstance(n, ast.Assign)}
+    step = next(s for s in PLAN if s.notebook == "04_subclusters")
+    assert tuple(ast.literal_eval(defaults["references"])) == step.reads
 
 
 def test_notebooks_must_declare_every_parameter_the_report_passes(tmp_path, data):
