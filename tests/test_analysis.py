@@ -106,6 +106,38 @@ def test_umap_coords_is_seeded_keeps_clusters_apart_and_handles_small_sets():
     assert umap_coords(x[:5], n_neighbors=15).shape == (5, 2)
 
 
+UMAP_IN_A_NEW_PROCESS = """
+import json, sys
+import numpy as np
+import umap.umap_
+from asdlab.analysis import umap_coords
+x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
+xy = umap_coords(x, seed=0)
+stats = umap.umap_.smooth_knn_dist.stats
+print(json.dumps({"xy": xy.tolist(), "hits": sum(stats.cache_hits.values()),
+                  "misses": sum(stats.cache_misses.values())}))
+"""
+
+
+def test_umap_compilations_are_cached_on_disk_and_reused_by_the_next_process():
+    """A notebook kernel is a new process: once one process has compiled umap-learn's functions,
+    the next loads them from numba's cache (here the environment's own, as in use) instead of
+    compiling them again, and maps to the same coordinates."""
+    import json
+    import subprocess
+    import sys
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", UMAP_IN_A_NEW_PROCESS], check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    first = run()  # compiles and writes the cache, or loads what an earlier process wrote
+    second = run()
+    assert second["hits"] >= 1 and second["misses"] == 0, second  # loaded, not compiled
+    assert second["xy"] == first["xy"]
+
+
 def test_umap_coords_errors():
     from asdlab.analysis import umap_coords
 

@@ -16,6 +16,31 @@ UMAP_CACHE_VERSION = 1
 """Bumped when :func:`run_umap`'s computation changes, so old cache files are not reused."""
 
 
+def _cache_umap_compilations() -> None:
+    """Let numba keep umap-learn's and pynndescent's compiled functions on disk.
+
+    Most of them are jitted without ``cache=True``, so every new process (each notebook kernel)
+    spent 15-35 s of CPU compiling them before its first map; with the cache only the first
+    process does, and later ones load the machine code (same coordinates bit for bit). numba
+    stores it next to the package (``__pycache__``) or, where that is read-only, in its user-wide
+    folder (``$NUMBA_CACHE_DIR`` overrides both); a function it cannot cache is left as it is.
+    Call after importing umap; idempotent.
+    """
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and type(value._cache).__name__ == "NullCache":
+                try:
+                    value.enable_caching()
+                except RuntimeError:  # no writable cache folder for this file
+                    pass
+
+
 def umap_coords(embeddings: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
                 metric: str = "cosine") -> np.ndarray:
     """2-D UMAP coordinates ``(N, 2)`` float32 of ``embeddings`` ``(N, D)``.
@@ -40,6 +65,7 @@ def umap_coords(embeddings: np.ndarray, seed: int = 0, n_neighbors: int = 15, mi
         warnings.simplefilter("ignore")  # "n_jobs overridden by random_state", small-graph notes
         import umap
 
+        _cache_umap_compilations()
         reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(x) - 1),
                             min_dist=min_dist, metric=metric, random_state=seed,
                             # spectral initialisation needs a graph larger than the target dimension
