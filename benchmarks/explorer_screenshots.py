@@ -186,7 +186,8 @@ class LabSession:
                       " await window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         page.wait_for_selector(".widget-slider")
         self.wait_idle()
-        page.wait_for_function(f"({FIGURES})().length >= 4 && ({FIGURES})().every(f => f.width > 0)")
+        # all five figures drawn with their traces (a loaded machine draws them one by one)
+        page.wait_for_function(f"({FIGURES})().length >= 5 && ({FIGURES})().every(f => f.width > 0 && f.data.length > 0)")
 
     def wait_idle(self) -> None:
         """Until the kernel is idle and stays so for 0.5 s (a widget event has been handled)."""
