@@ -38,7 +38,8 @@ seed = 0
 interactive = True
 """
 EXTRA = {"01_method_report": 'method = "ae_mse"\n', "02_noisy_arcmix_angles": "methods = None\nstyle = 'dcase2020'\n",
-         "03_compare_methods": "methods = None\nseeds = None\n"}
+         "03_compare_methods": "methods = None\nseeds = None\n", "04_subclusters": "methods = None\n",
+         "05_pseudo_labels": "methods = None\n"}
 
 
 def write_notebooks(folder: Path, bodies: dict[str, str] | None = None) -> Path:

@@ -57,6 +57,7 @@ from asdlab.core.procs import describe_removed, fault_point, remove_leftovers, t
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.report.index import write_index, write_status_index
 from asdlab.report.plan import PLAN, Step, Task, build_plan, check_parameters, default_methods, read_notebook
+from asdlab.report.schedule import estimated_seconds, next_task, remaining_paths
 
 REPORT_FILE = "report.json"
 INDEX_FILE = "index.html"
@@ -376,14 +377,14 @@ def run_report(data: str | os.PathLike, out: str | os.PathLike, preset: str = "c
                 "ipynb": f"{task.name}.ipynb", "html": f"{task.name}.html"}
 
     pending, finished = list(tasks), set()
+    paths = remaining_paths(tasks, {t.name: estimated_seconds(t, previous) for t in tasks})
     running: dict = {}
     pool = ThreadPoolExecutor(max_workers=jobs)
     _STOPPING.clear()
     try:
         while pending or running:
             held = set().union(*(t.locks for t in running.values()))
-            ready = next((t for t in pending if all(a in finished for a in t.after)
-                          and not t.locks & held), None)
+            ready = next_task(pending, finished, held, paths)
             if ready is not None and len(running) < jobs:
                 pending.remove(ready)
                 entry = reusable(ready)
