@@ -187,7 +187,7 @@ def cmd_rescore(args) -> int:
 
 def cmd_report(args) -> int:
     from asdlab.report import run_report
-    from asdlab.report.worker import skip_iri_format_checks
+    from asdlab.core.imports import skip_iri_format_checks
 
     if args.seed is not None and args.seeds is not None:
         raise ConfigError("--seed and --seeds together: give every seed with --seeds (the first one is "

@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from asdlab.core.errors import ConfigError
+from asdlab.core.imports import skip_iri_format_checks
+
+skip_iri_format_checks()  # before plotly.io imports nbformat: saves each kernel 2-8 s (asdlab.core.imports)
 
 THREADS_ENV = "ASDLAB_THREADS"
 """Environment variable with the number of torch threads for a notebook kernel (set by

@@ -235,7 +235,7 @@ def test_plain_papermill_run_stops_in_the_kernel(params, message, tmp_path):
     import papermill as pm
 
     from asdlab.report.plan import read_notebook
-    from asdlab.report.worker import skip_iri_format_checks
+    from asdlab.core.imports import skip_iri_format_checks
 
     skip_iri_format_checks()
     (tmp_path / "tiny.py").write_text(TINY_NOTEBOOK)

@@ -140,3 +140,27 @@ def test_every_notebook_checks_its_parameters_first(path):
     assert set(found.group(1).split()) == declared_parameters(read_notebook(path))
     setup = text.index("nb.setup(")
     assert found.start() < text.index("nb.check_params(") < setup
+
+
+def test_a_kernel_importing_the_notebook_helpers_skips_the_iri_grammar_and_still_validates_notebooks():
+    """plotly.io imports nbformat, nbformat jsonschema, jsonschema rfc3987_syntax (seconds of
+    grammar building per kernel): after ``asdlab.notebook`` it is not loaded, and nbformat still
+    validates a notebook and still rejects a broken one."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import asdlab.notebook
+import plotly.io, nbformat
+assert sys.modules["rfc3987_syntax"] is None
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+nbformat.validate(nb)
+del nb.cells[0]["source"]
+try:
+    nbformat.validate(nb)
+except nbformat.ValidationError:
+    print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "ok"

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from asdlab.core.imports import skip_iri_format_checks
 from asdlab.core.atomic import atomic_write_text
 
 
@@ -79,14 +80,6 @@ def kernel_manager_class():
             return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return DieWithWorker
-
-
-def skip_iri_format_checks() -> None:
-    """Make this process's jsonschema do without ``rfc3987_syntax``. jsonschema (imported by
-    nbformat) imports it when installed, and it builds a grammar for 2-3 s on import, only for
-    the ``iri`` format checks that notebook schemas never use. For command-line processes
-    only (the worker, ``asdlab report``); it must run before nbformat is first imported."""
-    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def main(argv: list[str]) -> int:
