@@ -28,13 +28,16 @@ def _cache_umap_compilations() -> None:
     """
     import sys
 
-    from numba.core.dispatcher import Dispatcher
-
+    try:
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # a numba without this layout: compile in every process, as before
+        return
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
             continue
         for value in list(vars(module).values()):
-            if isinstance(value, Dispatcher) and type(value._cache).__name__ == "NullCache":
+            if (isinstance(value, Dispatcher) and hasattr(value, "enable_caching")
+                    and type(getattr(value, "_cache", None)).__name__ == "NullCache"):
                 try:
                     value.enable_caching()
                 except RuntimeError:  # no writable cache folder for this file
