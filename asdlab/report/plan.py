@@ -129,8 +129,9 @@ def build_plan(methods: list[str], plan: tuple[Step, ...] = PLAN, seeds: list[in
     folders they write (None: no ``seeds`` parameter). ``styles``: the extra factory styles the
     report has data of; a step of one of them runs on those data (see :class:`Step`) and comes
     first in the list, since it waits for nothing and trains runs of its own (the runner starts
-    the ready task with the longest remaining path, ties in list order: :mod:`asdlab.report.schedule`). ``style_methods``: the methods those steps choose from instead of
-    ``methods`` (a report whose user named no methods passes every registered one, so notebook 02
+    the ready task with the longest remaining path, ties in list order:
+    :mod:`asdlab.report.schedule`). ``style_methods``: the methods those steps choose from instead
+    of ``methods`` (a report whose user named no methods passes every registered one, so notebook 02
     trains all the Figure 1 losses on the dcase2020 data, see :func:`default_methods`)."""
     tasks: list[Task] = []
     by_notebook: dict[str, list[str]] = {}

@@ -17,8 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from asdlab.core.imports import skip_iri_format_checks
 from asdlab.core.atomic import atomic_write_text
+from asdlab.core.imports import skip_iri_format_checks
 
 
 def _error_page(name: str, error: str) -> str:
