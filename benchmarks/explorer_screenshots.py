@@ -141,6 +141,10 @@ FIGURES = """() => { const out = document.querySelector('.widget-slider').closes
     out: out.getBoundingClientRect().width,
     data: gd.data.map(t => ({name: t.name || '', type: t.type, x: Array.from(t.x || []), y: Array.from(t.y || [])}))})); }"""
 
+CIRCLE_DRAWN = """() => Array.from(document.querySelector('.widget-slider').closest('.jp-OutputArea-output')
+  .querySelectorAll('.js-plotly-plot')).some(gd => gd._fullLayout && gd._fullLayout.xaxis
+  && /^circle/.test((gd.layout.title && gd.layout.title.text) || '') && gd.data.some(t => t.name === 'test normal'))"""
+
 
 class LabSession:
     """JupyterLab + headless Chromium with the explorer notebook executed.
@@ -188,9 +192,22 @@ class LabSession:
         self.wait_idle()
         # at least four figures drawn, the histogram and the sphere among them (a loaded machine
         # draws them one by one; another figure may stay without traces)
-        page.wait_for_function(f"(() => {{ const f = ({FIGURES})(); return f.length >= 4 && f.every(g => g.width > 0)"
-                               " && f.some(g => g.data.some(t => t.name.startsWith('test normal')))"
-                               " && f.some(g => /^(sphere|circle)/.test(g.title)); })()")
+        try:
+            page.wait_for_function(f"(() => {{ const f = ({FIGURES})(); return f.length >= 4 && f.every(g => g.width > 0)"
+                                   " && f.some(g => g.data.some(t => t.name.startsWith('test normal')))"
+                                   " && f.some(g => /^(sphere|circle)/.test(g.title)); })()")
+        except Exception as e:  # say what was drawn and what the kernel, browser and server said
+            raise RuntimeError(f"explorer figures not drawn: {self.state()}") from e
+
+    def state(self) -> str:
+        """What the page shows now: each figure's title, width and trace names; the kernel's status
+        and error messages, the browser console, the server log's errors (a failure's message)."""
+        figs = self.page.evaluate(f"() => {{ try {{ return ({FIGURES})(); }} catch (e) {{ return String(e); }} }}")
+        if not isinstance(figs, str):
+            figs = [(f["title"], f["width"], [t["name"] for t in f["data"]]) for f in figs]
+        status = self.page.evaluate("window.__nb.sessionContext.session.kernel.status")
+        return (f"figures {figs}; kernel {status}; kernel log {self.kernel_log()[-5:]}; console {self.console[-5:]};"
+                f" server log {self.lab.log_errors()[-5:]}")
 
     def wait_idle(self) -> None:
         """Until the kernel is idle and stays so for 0.5 s (a widget event has been handled)."""
@@ -314,6 +331,7 @@ def take_screenshots(s: LabSession, out: Path) -> list[Path]:
     paths.append(s.shot(out / "explorer_pinned.png", s.explorer().locator(".widget-html").first, plots.nth(k["hist"])))
     s.explorer().locator(".widget-toggle-button", has_text="circle").click()
     s.wait_idle()
+    s.page.wait_for_function(CIRCLE_DRAWN)  # the 2-D view's axes exist before a point is clicked
     s.click_test_clip()
     paths.append(s.shot(out / "explorer_clicked.png", plots.nth(k["sphere"]), plots.nth(k["clip"])))
     return paths

@@ -11,7 +11,7 @@ from asdlab.analysis import angle_summary_by_domain
 from asdlab.viz.explorer import (AngleExplorer, check_figure1_params,
                              explorer_data, explorer_histograms, loss_title, sphere_figure)
 from asdlab.analysis.toyhead import fit_head
-from asdlab.viz.autosize import BUNDLE, AutosizeFigureWidget, autosize_esm
+from asdlab.viz.figure_widgets import BUNDLE, AutosizeFigureWidget, SharedFigureWidget, widget_esm
 
 STEPS = 60
 
@@ -200,9 +200,12 @@ def test_angle_explorer_callbacks_update_the_figure_widgets(tmp_path):
     ex = AngleExplorer(_tiny_run(tmp_path), steps=STEPS, machine="all")
     box = ex.widget()
     assert isinstance(ex.hist_widget, go.FigureWidget) and isinstance(ex.sphere_widget, go.FigureWidget)
-    for wide in (ex.hist_widget, ex.sphere_widget):  # fill the output's width (asdlab.viz.autosize)
+    for wide in (ex.hist_widget, ex.sphere_widget):  # fill the output's width (asdlab.viz.figure_widgets)
         assert isinstance(wide, AutosizeFigureWidget) and wide._config == {"responsive": True}
-    assert not isinstance(ex.beta_widget, AutosizeFigureWidget)  # fixed-width figures: plotly's own widget
+        assert wide._widget_data and wide._widget_layout  # the first figure is the model's state, not an update
+    for fixed in (ex.beta_widget, ex.margin_widget, ex.clip_mel_widget):  # plotly's own view, the shared module
+        assert isinstance(fixed, SharedFigureWidget) and not isinstance(fixed, AutosizeFigureWidget)
+        assert fixed._widget_data
     assert ex.sphere_widget in box.children and not ex.m_slider.disabled and not ex.alpha_slider.disabled
     assert ex.m_slider.continuous_update is False and "AUC" in ex.status.value
     start_hist, start_sphere = _data(ex.hist_widget), _data(ex.sphere_widget)
@@ -598,25 +601,41 @@ def test_filter_changes_redraw_without_retraining_and_only_the_figures_they_conc
     assert calls["fit"] == 2
 
 
-def test_autosize_wraps_the_default_export_of_plotlys_widget_module(tmp_path):
-    """The wide figures run plotly's own widget module with its default export wrapped (a
-    ResizeObserver re-fits the figure; the browser side: tests/test_jupyterlab_browser.py)."""
+def test_figure_widgets_load_plotlys_module_once_per_page_after_initialize(tmp_path):
+    """Every figure widget sends a small module holding plotly's bundle as a string; in a page
+    the bundle is imported once, after ``initialize`` has returned (anywidget's 2 s deadline);
+    ``render`` runs plotly's initialize then render (the browser side, with plotly itself:
+    tests/test_jupyterlab_browser.py). Checked in node with a toy bundle."""
     import shutil
     import subprocess
 
-    toy = "const a = 1;\nfunction f() { return {render() {}}; }\nexport{a as A,f as default};\n/* licences */\n"
-    esm = autosize_esm(toy)
-    assert esm.startswith("const a = 1;\nfunction f()") and "export{a as A};\n/* licences */" in esm
-    assert "const __asdlabPlotlyWidget = f;" in esm and esm.count("export default") == 1 and " as default" not in esm
-    assert "export{" not in autosize_esm("function f() {}\nexport { f as default };")
-    for bad in ("export{a as A};", "const a = 1;", "export{f as default, g as default};"):
-        with pytest.raises(ValueError, match=r"no final 'export \{\.\.\., X as default\}' statement"):
-            autosize_esm(bad)
     bundle = BUNDLE.read_text(encoding="utf-8")
-    assert AutosizeFigureWidget()._esm == autosize_esm(bundle) != bundle  # the installed plotly's module, wrapped
-    if shutil.which("node"):  # the wrapped module parses as an ES module
-        (tmp_path / "toy.mjs").write_text(esm)
-        (tmp_path / "plotly.mjs").write_text(autosize_esm(bundle))
-        for name in ("toy.mjs", "plotly.mjs"):
-            check = subprocess.run(["node", "--check", str(tmp_path / name)], capture_output=True, text=True)
-            assert check.returncode == 0, check.stderr[-2000:]
+    assert SharedFigureWidget()._esm == widget_esm(bundle) != AutosizeFigureWidget()._esm == widget_esm(bundle, True)
+    assert len(widget_esm("export default 1;")) < 3000 and "const AUTOSIZE = true;" in widget_esm("x", True)
+    assert widget_esm("a") != widget_esm("b") and widget_esm("a").split("\n")[0] != widget_esm("b").split("\n")[0]
+    if shutil.which("node") is None:
+        pytest.skip("node not installed")
+    toy = ("globalThis.evaluated = (globalThis.evaluated || 0) + 1;\n"
+           "export default () => { let m; return { initialize(ctx) { m = ctx.model; globalThis.log.push('init ' + m); },"
+           " render(ctx) { globalThis.log.push('render ' + m + ' ' + ctx.el.id); return () => globalThis.log.push('gone'); } }; };"
+           "\u2028")  # a line separator: valid in the module, must stay valid in the string literal
+    (tmp_path / "widget.mjs").write_text(widget_esm(toy), encoding="utf-8")
+    (tmp_path / "page.mjs").write_text("""
+globalThis.log = [];
+globalThis.Blob = class { constructor(parts) { this.text = parts.join(""); } };  // node imports no blob: URLs
+URL.createObjectURL = (b) => "data:text/javascript;base64," + Buffer.from(b.text).toString("base64");
+const w = (await import("./widget.mjs")).default;
+const a = w(), b = w();
+const ra = a.initialize({model: "A"}), rb = b.initialize({model: "B"});
+log.push("initialized " + (ra === undefined && rb === undefined) + " " + (globalThis.evaluated || 0));
+const done = await a.render({el: {id: "x"}});
+await b.render({el: {id: "y"}});
+done();
+console.log(JSON.stringify({log, evaluated: globalThis.evaluated}));
+""")
+    out = subprocess.run(["node", str(tmp_path / "page.mjs")], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result == {"log": ["initialized true 0", "init A", "init B", "render A x", "render B y", "gone"],
+                      "evaluated": 1}
+    assert subprocess.run(["node", "--check", str(tmp_path / "widget.mjs")]).returncode == 0

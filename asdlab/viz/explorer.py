@@ -58,13 +58,13 @@ from asdlab.analysis.toyhead import HeadFit, fit_head
 from asdlab.core.atomic import atomic_write, atomic_write_text
 from asdlab.core.errors import AsdlabError, ConfigError
 from asdlab.nn.margins import LOSSES, MIXUP_LOSSES
-from asdlab.viz.autosize import AutosizeFigureWidget
 from asdlab.viz.explorer_figures import (  # noqa: F401  (re-exported: the explorer's public names)
     ALL, CLASS_COLORS, LABEL_COLORS, VIEWS, explorer_histograms, plain_figure, sphere_figure)
 from asdlab.viz.explorer_parts import (COLOR_MODES, MARGIN_RULES, auc_table_html, beta_figure, clip_colors,
                                        clip_logmel, find_clip, logmel_figure, margin_figure)
 from asdlab.viz.explorer_runs import (  # noqa: F401
     TRUTH_COLUMNS, clip_angle_table, explorer_data, load_explorer_run)
+from asdlab.viz.figure_widgets import AutosizeFigureWidget, SharedFigureWidget
 
 FIGURE1_METHODS = ("tastgram_ce", "tastgram_linear_ce", "tastgram_arcface", "tastgram_arcmix",
                    "tastgram_noisy_arcmix")
@@ -494,12 +494,15 @@ class AngleExplorer:
                                         indent=False)
         self.status, self.notes, self.auc_html = w.HTML(), w.HTML(), w.HTML()
         self.margin_rule = w.HTML(layout=w.Layout(width="380px"))
-        # the four figures are filled by redraw()
-        # the two wide figures fill the output's width and follow it (asdlab.viz.autosize)
-        self.hist_widget, self.sphere_widget = AutosizeFigureWidget(), AutosizeFigureWidget()
-        self.beta_widget, self.margin_widget = go.FigureWidget(), go.FigureWidget()
+        # each figure widget is built with its first figure (asdlab.viz.figure_widgets says why);
+        # the two wide ones fill the output's width and follow it
+        first, self._drawn = {}, {}
+        for name, (state, draw) in self._parts().items():
+            self._drawn[name], first[name] = state, plain_figure(draw())
+        self.hist_widget, self.sphere_widget = AutosizeFigureWidget(first["hist"]), AutosizeFigureWidget(first["sphere"])
+        self.beta_widget, self.margin_widget = SharedFigureWidget(first["beta"]), SharedFigureWidget(first["margin"])
         self.clip_label = w.HTML("click a test clip on the sphere or circle to see its file, log-mel and hear it")
-        self.clip_mel_widget = go.FigureWidget(plain_figure(logmel_figure(None)))
+        self.clip_mel_widget = SharedFigureWidget(plain_figure(logmel_figure(None)))
         self.clip_audio = w.Audio(value=SILENT_WAV, format="wav", autoplay=True, controls=True, layout=w.Layout(display="none"))
         self.export_folder = w.Text(value="exports", description="export to folder", style=wide)
         self.export_name = w.Text(value="", placeholder="angles_<run>_<loss>_<machine>_<domain>",
@@ -527,8 +530,8 @@ class AngleExplorer:
             w.HBox([self.export_folder, self.export_name, self.export_button], layout=w.Layout(**row)),
             self.export_status])
         self._widgets_built = True
-        self._drawn = {}
-        self.redraw()
+        self._register_clicks()
+        self._sync_controls()
 
     def widget(self):
         """The ipywidgets box: controls (run, loss, machine, domain, color, space, view,
@@ -580,15 +583,7 @@ class AngleExplorer:
         A sphere the user rotated keeps its camera while the drawn classes stay the same."""
         if not self._widgets_built:
             return
-        fitted = _settings_key(self.run, self.settings)
-        parts = {  # widget -> (what it shows, how to draw it): only the ones whose state changed are redrawn
-            "hist": ((fitted, self.machine, self.domain, self.view, self._pins, self.locked_x),
-                     self.histogram_figure),
-            "sphere": ((fitted, self.machine, self.domain, self.color), self.sphere_figure),
-            "beta": (self.settings["alpha"], lambda: beta_figure(self.settings["alpha"])),
-            "margin": ((self.settings["loss"], self.settings["m"]),
-                       lambda: margin_figure(self.settings["loss"], self.settings["m"]))}
-        for name, (state, draw) in parts.items():
+        for name, (state, draw) in self._parts().items():  # only the ones whose state changed
             if self._drawn.get(name) == state:
                 continue
             self._drawn[name] = state
@@ -608,6 +603,16 @@ class AngleExplorer:
                 widget.layout = layout
         self._register_clicks()
         self._sync_controls()
+
+    def _parts(self) -> dict:
+        """Figure widget name -> (the state it shows, a function drawing it as a go.Figure)."""
+        fitted = _settings_key(self.run, self.settings)
+        return {"hist": ((fitted, self.machine, self.domain, self.view, self._pins, self.locked_x),
+                         self.histogram_figure),
+                "sphere": ((fitted, self.machine, self.domain, self.color), self.sphere_figure),
+                "beta": (self.settings["alpha"], lambda: beta_figure(self.settings["alpha"])),
+                "margin": ((self.settings["loss"], self.settings["m"]),
+                           lambda: margin_figure(self.settings["loss"], self.settings["m"]))}
 
     def _register_clicks(self) -> None:
         for trace in self.sphere_widget.data:
