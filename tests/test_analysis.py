@@ -106,6 +106,29 @@ def test_umap_coords_is_seeded_keeps_clusters_apart_and_handles_small_sets():
     assert umap_coords(x[:5], n_neighbors=15).shape == (5, 2)
 
 
+def test_umap_coords_hands_umap_the_neighbour_graph_it_would_build_itself():
+    """Below EXACT_KNN_ROWS umap_coords passes numpy's pairwise distances as a precomputed
+    metric: the fuzzy neighbour graph is umap-learn's own (same edges, weights within 1e-3),
+    for cosine and euclidean; pairwise matches a hand computation, zero rows as umap's cosine."""
+    import umap
+
+    from asdlab.analysis.embedding_maps import pairwise
+
+    x = np.array([[3.0, 4.0], [0.0, 0.0], [-4.0, 3.0], [0.0, 0.0]])
+    np.testing.assert_allclose(pairwise(x, "cosine"), [[0, 1, 1, 1], [1, 0, 1, 0], [1, 1, 0, 1], [1, 0, 1, 0]],
+                               atol=1e-7)
+    np.testing.assert_allclose(pairwise(x, "euclidean")[0], [0, 5, np.sqrt(50), 5], atol=1e-6)
+    assert pairwise(x, "manhattan") is None
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(160, 12)) + 3 * np.repeat(np.eye(12)[:4], 40, axis=0)).astype(np.float32)
+    for metric in ("cosine", "euclidean"):
+        own = umap.UMAP(n_neighbors=15, metric=metric, random_state=0, n_epochs=1).fit(x).graph_
+        ours = umap.UMAP(n_neighbors=15, metric="precomputed", random_state=0, n_epochs=1).fit(
+            pairwise(x, metric)).graph_
+        assert (own != 0).nnz == (ours != 0).nnz and abs(own - ours).max() < 1e-3, metric
+        assert ((own != 0) != (ours != 0)).nnz == 0, metric
+
+
 UMAP_IN_A_NEW_PROCESS = """
 import json, sys
 import numpy as np
