@@ -188,3 +188,33 @@ def test_fit_with_the_plateau_schedule_stops_after_annealing_and_resumes_identic
     assert torch.load(ckpt, weights_only=False)["history"][-1]["phase"] == "anneal"
     _, resumed = _train(x, cfg, checkpoint=ckpt)
     assert resumed.history == full.history
+
+
+def test_training_uses_fused_adam_with_the_unfused_update():
+    """CPU parameters get torch's fused Adam / AdamW (FUSED_DEVICES): one kernel per step; five
+    steps from the same gradients land where the per-tensor loop does, up to float rounding."""
+    from asdlab.train.loop import _make_optimizer
+
+    torch.manual_seed(0)
+    start = [torch.randn(64, 32), torch.randn(32)]
+    out = {}
+    for name in ("adam", "adamw"):
+        cfg = TrainConfig(epochs=1, lr=1e-2, weight_decay=0.01, optimizer=name)
+        fused_params = [p.clone().requires_grad_() for p in start]
+        fused = _make_optimizer(fused_params, cfg)
+        assert fused.defaults["fused"] is True
+        loop_params = [p.clone().requires_grad_() for p in start]
+        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        loop = cls(loop_params, lr=1e-2, weight_decay=0.01, foreach=False)
+        for step in range(5):
+            g = torch.Generator().manual_seed(step)
+            for a, b in zip(fused_params, loop_params):
+                a.grad = torch.randn(a.shape, generator=g)
+                b.grad = a.grad.clone()
+            fused.step()
+            loop.step()
+        out[name] = max((a - b).abs().max().item() for a, b in zip(fused_params, loop_params))
+        assert max((a - s).abs().max().item() for a, s in zip(fused_params, start)) > 0.01  # it moved
+    assert max(out.values()) < 1e-6, out
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
+        _make_optimizer(start, TrainConfig(epochs=1, optimizer="sgd"))
