@@ -344,3 +344,24 @@ def test_benchmark_end_to_end_at_smoke(tmp_path, capsys):
     assert "trained stgram_arcface (stgram_arcface) seed 1" in capsys.readouterr().out
     assert json.loads(stale.read_text())["params"]["epochs"] == config["params"]["epochs"] - 1
     assert pd.read_csv(out.with_suffix(".csv"), keep_default_na=False).iloc[0]["n_seeds"] == 2
+
+
+def test_claims_grid_is_table2_of_the_grid_claims_with_the_sd_over_seeds():
+    def row(cell, a, b):
+        return {"id": f"seed000/grid-sc16-fx16-vs-sc{cell[0]}-fx{cell[1]}", "side_a": "SC16/FX16",
+                "side_b": f"SC{cell[0]}/FX{cell[1]}", "a_mean": a[0], "a_sd": a[1], "b_mean": b[0], "b_sd": b[1],
+                "seeds": "0 1 2"}
+
+    other = {"id": "seed002/gmm-vs-cosine", "side_a": "GMM", "side_b": "cosine", "a_mean": 50.0, "a_sd": 1.0,
+             "b_mean": 40.0, "b_sd": 1.0, "seeds": "0 1 2"}
+    table = pd.DataFrame([row((1, 1), (60.7, 0.3), (59.7, 0.8)), row((16, 1), (60.7, 0.3), (59.5, 1.0)), other])
+    grid = cl.claims_grid(table)
+    assert grid.index.tolist() == [1, 16] and grid.columns.tolist() == [1, 16]
+    assert grid.loc[16, 16] == pytest.approx(0.607) and grid.loc[1, 1] == pytest.approx(0.597)
+    assert grid.loc[16, 1] == pytest.approx(0.595) and math.isnan(grid.loc[1, 16])   # no claim of that cell
+    assert grid.attrs["sd"].loc[16, 1] == pytest.approx(0.010) and grid.attrs["seeds"] == "0 1 2"
+    assert cl.claims_grid(table.iloc[2:]) is None
+    from asdlab.viz import grid_heatmaps
+
+    text = grid_heatmaps({"official": grid}).data[0].text
+    assert [list(r) for r in text] == [["59.7 ± 0.8", ""], ["59.5 ± 1.0", "60.7 ± 0.3"]]

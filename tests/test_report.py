@@ -132,6 +132,9 @@ def test_notebooks_of_named_methods_wait_only_for_the_pages_of_the_runs_they_rea
     assert by["04_subclusters"].runs == ["sc_adacos", "sc_noisy_arcmix", "sc_noisy_arcmix_grid", "ae_mse",
                                          "tastgram_noisy_arcmix"]  # a change of a reference re-executes it
     assert by["05_pseudo_labels"].after == ["01_method_report-guided_clustering"]
+    # guided clustering's machine-only scorer is sc_adacos's cached model: after its page, never beside it
+    assert by["01_method_report-guided_clustering"].after == ["01_method_report-sc_adacos"]
+    assert by["01_method_report-guided_clustering"].locks == by["01_method_report-sc_adacos"].locks == {"sc_adacos"}
     assert by["03_compare_methods"].after == [f"01_method_report-{m}" for m in methods]  # methods=ALL: every page
     # a reference that is not selected is neither waited for nor tracked
     few = {t.name: t for t in build_plan(["sc_noisy_arcmix", "raw_spec"])}

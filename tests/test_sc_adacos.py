@@ -146,6 +146,56 @@ def test_an_interrupted_run_resumes_from_its_snapshot_and_matches(smoke_run, tmp
     assert len(pd.read_csv(resumed / "history.csv")) == 2
 
 
+def test_a_member_in_the_model_cache_is_not_trained_again(smoke_run, tmp_path, monkeypatch):
+    """The fixture's run left its members in the model cache: a run on the same training data
+    with the same training parameters loads them (same scores, history and weights), also with
+    another back end; a training parameter that differs trains."""
+    data, out = smoke_run
+    cache = out.parent / "cache"
+    assert len(list((cache / "models" / "sc_adacos").glob("*/history.json"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the member is in the model cache")
+
+    monkeypatch.setattr(sc, "fit", no_training)
+    again = run_method("sc_adacos", data, tmp_path / "again", preset="smoke", overrides={"backend": "gmm"},
+                       cache_dir=cache, progress=False)
+    np.testing.assert_array_equal(load_run(out)["scores"]["score"], load_run(again)["scores"]["score"])
+    pd.testing.assert_frame_equal(pd.read_csv(out / "history.csv"), pd.read_csv(again / "history.csv"))
+    assert (out / "checkpoints" / "two_k2.pt").read_bytes() == (again / "checkpoints" / "two_k2.pt").read_bytes()
+    cosine = run_method("sc_adacos", data, tmp_path / "cosine", preset="smoke", overrides={"backend": "cosine"},
+                        cache_dir=cache, progress=False)
+    assert load_run(cosine)["summary"]["official_score"] >= 0
+    with pytest.raises(AssertionError, match="trained although"):
+        run_method("sc_adacos", data, tmp_path / "lr", preset="smoke", overrides={"lr": 2e-3},
+                   cache_dir=cache, progress=False)
+
+
+def test_the_member_cache_key_holds_the_labels_of_the_members_heads(tmp_path):
+    """Guided clustering's pseudo-labelled table (other attribute labels) must not reuse the
+    machine-only members; a one-head member ignores the attribute labels."""
+    from types import SimpleNamespace
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"{i}.wav"
+        f.write_bytes(b"x")
+        files.append(str(f))
+    ctx = SimpleNamespace(params=REGISTRY["sc_adacos"].params("smoke"), seed=0, channel=0, device="cpu",
+                          cache_dir=tmp_path / "c")
+
+    def data(attributes):
+        return SimpleNamespace(n_train=3, train_rows=pd.DataFrame({"path": files}),
+                               section=np.array(["fan/00", "fan/00", "pump/00", "x"], object),
+                               attribute=np.array(attributes + ["y"], object))
+
+    plain, pseudo = data(["fan/00", "fan/00", "pump/00"]), data(["fan/00/pseudo_0", "fan/00/pseudo_1", "pump/00"])
+    assert sc.member_cache(ctx, plain, 2, 2) != sc.member_cache(ctx, pseudo, 2, 2)
+    assert sc.member_cache(ctx, plain, 1, 2) == sc.member_cache(ctx, pseudo, 1, 2)
+    assert sc.member_cache(ctx, plain, 2, 2) != sc.member_cache(ctx, plain, 2, 4)
+    assert sc.member_cache(ctx, plain, 2, 2).parent == tmp_path / "c" / "models" / "sc_adacos"
+
+
 def test_one_section_in_total_is_a_clear_error(tmp_path):
     from conftest import make_dcase_tree
 

@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -480,6 +481,28 @@ def claim_rows(table: pd.DataFrame, paper) -> pd.DataFrame:
     if key is None:
         raise ConfigError(f"paper={paper!r}: not a seed paper; choose from {', '.join('seed' + p for p in PAPERS)}")
     return table[table["paper"] == key].reset_index(drop=True)
+
+
+def claims_grid(table: pd.DataFrame) -> pd.DataFrame | None:
+    """Seed 000 Table 2 from the measured claims (:func:`claims_table`): the official score of
+    every SC x FeatEx cell the grid claims compare, as a fraction, mean over seeds, indexed by
+    ``SC`` with one column per ``SC(FeatEx)`` (the form of :func:`asdlab.runs.sweeps.grid_table`,
+    NaN where no cell); the sd over seeds in ``attrs["sd"]`` (same form) and the seeds in
+    ``attrs["seeds"]``. None when the table holds no grid claim."""
+    rows = table[table["id"].astype(str).str.startswith("seed000/grid-")]
+    cells: dict[tuple[int, int], tuple[float, float]] = {}
+    for r in rows.itertuples():
+        for side, mean, sd in ((r.side_a, r.a_mean, r.a_sd), (r.side_b, r.b_mean, r.b_sd)):
+            m = re.fullmatch(r"SC(\d+)/FX(\d+)", str(side))
+            if m and np.isfinite(mean):
+                cells[(int(m.group(1)), int(m.group(2)))] = (mean / 100.0, sd / 100.0)
+    if not cells:
+        return None
+    long = pd.DataFrame([{"SC": a, "SC(FeatEx)": b, "mean": v[0], "sd": v[1]} for (a, b), v in cells.items()])
+    mean, sd = (long.pivot(index="SC", columns="SC(FeatEx)", values=c).sort_index().sort_index(axis=1)
+                for c in ("mean", "sd"))
+    mean.attrs.update(sd=sd, seeds=" / ".join(sorted(set(map(str, rows["seeds"])))))
+    return mean
 
 
 def format_mean_sd(mean: float, sd: float, unit: str = "%", signed: bool = False) -> str:

@@ -9,8 +9,6 @@ and presets: ``docs/methods/autoencoder.md``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import shutil
 
 import numpy as np
@@ -27,7 +25,8 @@ from asdlab.features.frames import StackedFrames, fix_frames
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, log_mels, register
 from asdlab.core.schema import Float, Int, Schema
 from asdlab.nn.ae import DenseAutoEncoder
-from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device, resolve_precision
+from asdlab.train import TrainConfig, atomic_torch_save, fit, resolve_device
+from asdlab.train.model_cache import compute_key, model_key
 
 _BASE = dict(n_mels=128, n_fft=1024, hop=512, n_frames=5, hidden=128, n_layers=4,
              bottleneck=8, batch_size=256, lr=1e-3, val_fraction=0.1, ridge=1e-3)
@@ -44,26 +43,15 @@ _TRAIN_KEYS = ("n_mels", "n_fft", "hop", "n_frames", "hidden", "n_layers", "bott
                "batch_size", "lr", "val_fraction", "epochs")
 
 
-def _compute(device: str) -> str:
-    """What changes a trained model's float bytes besides the data and parameters: the device type,
-    on the CPU torch's intra-op thread count (it changes the summation order), e.g. "cpu-1", and a
-    precision other than fp32 (:func:`asdlab.train.loop.use_precision`), e.g. "cpu-1-bf16"."""
-    dev = resolve_device(device)
-    kind = f"cpu-{torch.get_num_threads()}" if dev.type == "cpu" else dev.type
-    precision = resolve_precision()
-    return kind if precision == "fp32" else f"{kind}-{precision}"
-
-
 def _model_key(ctx: RunContext, machine: str, train_paths: list[str]) -> str:
     # the channel policy enters the key when it is not the default 0, so models cached before
     # the policy existed (mono factory data: channel 0 = the old channel mean) stay valid;
     # "compute" (device type, CPU thread count) entered it with issue 16: models cached before
     # are no longer found and are retrained once
     channel = {} if ctx.channel == 0 else {"channel": ctx.channel}
-    blob = json.dumps({"params": {k: ctx.params[k] for k in _TRAIN_KEYS}, "seed": ctx.seed,
-                       "machine": machine, "files": [file_key(p) for p in train_paths], **channel,
-                       "compute": _compute(ctx.device)}, sort_keys=True)
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+    return model_key({"params": {k: ctx.params[k] for k in _TRAIN_KEYS}, "seed": ctx.seed,
+                      "machine": machine, "files": [file_key(p) for p in train_paths], **channel,
+                      "compute": compute_key(ctx.device)})
 
 
 def _train_or_load(ctx: RunContext, machine: str, train_paths: list[str],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,13 @@ from asdlab.backends.kmeans import score_sections
 from asdlab.methods import Embeddings, Method, MethodOutput, RunContext, clip_meta, finish, register, score_frame
 from asdlab.features.frames import RowsOf
 from asdlab.methods.pipeline import fixed_log_mels
+from asdlab.features.cache import file_key
 from asdlab.core.schema import Bool, Choice, Dict, Float, Int, List, Schema, Str, any_of
 from asdlab.nn.adacos import ANGLE_RULES, mixup_reversed
 from asdlab.nn.composite import SubClusterAdaCosNet
 from asdlab.train import TrainConfig, atomic_torch_save, fit
 from asdlab.train.embed import embed_arrays
+from asdlab.train.model_cache import compute_key, model_key
 
 BACKENDS = ("kmeans", "gmm", "cosine")
 DOMAIN_RULES = ("clip", "min")
@@ -129,21 +132,60 @@ def _right(model: SubClusterAdaCosNet, batch) -> torch.Tensor:
     return (model.heads[-1](model(x)).argmax(dim=1) == targets[len(model.heads) - 1].argmax(dim=1)).sum()
 
 
+_TRAIN_KEYS = ("n_mels", "n_fft", "hop", "frames", "width", "embedding_dim", "epochs", "snapshot_every",
+               "batch_size", "lr", "weight_decay", "mixup", "trainable_centers", "angle")
+"""The parameters a member's trained weights depend on (the back end and scoring ones do not)."""
+
+
+def member_cache(ctx: RunContext, data: _Data, n_heads: int, k: int) -> Path:
+    """The model-cache folder of one ensemble member: ``<cache>/models/sc_adacos/<key>``, the key
+    holding the training files (as they are now), their labels of the member's heads, the
+    training parameters (:data:`_TRAIN_KEYS`), ``n_heads``, ``k``, the seed and the compute
+    (:func:`asdlab.train.model_cache.compute_key`). A run on the same training data with another
+    back end, another ``ks`` containing ``k`` or other test clips reuses the member; so does
+    guided clustering's machine-only scorer, which is this method on the same table."""
+    p = ctx.params
+    labels = [data.section[:data.n_train], data.attribute[:data.n_train]][:n_heads]
+    channel = {} if ctx.channel == 0 else {"channel": ctx.channel}
+    key = model_key({"params": {name: p[name] for name in _TRAIN_KEYS}, "n_heads": n_heads, "k": k,
+                     "seed": ctx.seed, "files": [file_key(f) for f in data.train_rows["path"]],
+                     "labels": [list(map(str, y)) for y in labels], **channel,
+                     "compute": compute_key(ctx.device)})
+    return ctx.cache_dir / "models" / "sc_adacos" / key
+
+
 def _train_member(ctx: RunContext, data: _Data, n_heads: int, k: int, on_snapshot) -> list[dict]:
     """Train one ensemble member (``n_heads`` heads, ``k`` sub-clusters), calling
     ``on_snapshot(model, tag, epochs)`` after every snapshot epoch that has no saved result yet
     (it must write :func:`_snapshot_file`); returns the loss history. Resumable: snapshots whose
-    file exists are skipped and training continues from the member's checkpoint."""
+    file exists are skipped and training continues from the member's checkpoint. The weights of
+    every snapshot and the history go to the model cache (:func:`member_cache`, the history
+    last); a member found there complete is not trained again."""
     p = ctx.params
     tag = f"{'two' if n_heads == 2 else 'one'}_k{k}"
     torch.manual_seed(ctx.seed)
     model = SubClusterAdaCosNet(data.n_classes(n_heads), k, p["n_mels"], p["embedding_dim"], p["width"],
                                 p["trainable_centers"], p["angle"])
     ckpt = ctx.workdir / "train" / f"{tag}.ckpt"
+    cache = member_cache(ctx, data, n_heads, k)
+    snaps = snapshot_epochs(p["epochs"], p["snapshot_every"])
+    weights = {e: cache / f"e{e:05d}.pt" for e in snaps}
+    saved = ctx.workdir / "snapshots" / f"{tag}_history.json"
+    if (cache / "history.json").exists() and all(f.exists() for f in weights.values()):
+        for epochs in snaps:
+            if not _snapshot_file(ctx, tag, epochs).exists():
+                model.load_state_dict(torch.load(weights[epochs], map_location="cpu"))
+                on_snapshot(model, tag, epochs)
+        (ctx.workdir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(weights[snaps[-1]], ctx.workdir / "checkpoints" / f"{tag}.pt")
+        history = json.loads((cache / "history.json").read_text())
+        atomic_write_text(saved, json.dumps(history))
+        shutil.rmtree(ctx.workdir / "train", ignore_errors=True)
+        return [{"member": tag, **h} for h in history]
     x = torch.from_numpy(data.x_train)
     labels = data.labels[:n_heads]
     history: list[dict] = []
-    for epochs in snapshot_epochs(p["epochs"], p["snapshot_every"]):
+    for epochs in snaps:
         if _snapshot_file(ctx, tag, epochs).exists():
             continue
         cfg = TrainConfig(epochs=epochs, batch_size=p["batch_size"], lr=p["lr"], optimizer="adam",
@@ -154,12 +196,14 @@ def _train_member(ctx: RunContext, data: _Data, n_heads: int, k: int, on_snapsho
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         model.cpu().load_state_dict(state["model"])  # the last epoch, not fit's lowest-loss one
         history = state["history"]
+        atomic_torch_save(state["model"], weights[epochs])
         on_snapshot(model, tag, epochs)
-    saved = ctx.workdir / "snapshots" / f"{tag}_history.json"
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
         atomic_torch_save(state["model"], ctx.workdir / "checkpoints" / f"{tag}.pt")
         atomic_write_text(saved, json.dumps(state["history"]))
+        if all(f.exists() for f in weights.values()):
+            atomic_write_text(cache / "history.json", json.dumps(state["history"]))
         ckpt.unlink()
     history = json.loads(saved.read_text()) if saved.exists() else history
     return [{"member": tag, **h} for h in history]

@@ -30,10 +30,12 @@ default method selection leaves out their pages on the main data (:func:`default
 
 SUBCLUSTER_METHODS = ("sc_adacos", "sc_noisy_arcmix")
 
-SHARED_MODEL = {"ae_mahala": "ae_mse"}
+SHARED_MODEL = {"ae_mahala": "ae_mse", "guided_clustering": "sc_adacos"}
 """Methods that reuse another method's cached model: their per-method notebook runs after that
 method's, and never at the same time as a notebook writing that method's run, so the model is
-not trained twice at once."""
+not trained twice at once (ae_mahala: ae_mse's AEs; guided_clustering: its machine-only
+scorer is sc_adacos on the same table, whose ensemble members the model cache holds,
+:func:`asdlab.methods.sc_adacos.member_cache`)."""
 
 
 @dataclasses.dataclass(frozen=True)

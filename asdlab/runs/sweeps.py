@@ -37,6 +37,17 @@ def grid_table(runs: dict, metric: str = "mean_auc") -> pd.DataFrame:
     return long.pivot(index="SC", columns="SC(FeatEx)", values=metric).sort_index().sort_index(axis=1)
 
 
+def default_grid(preset: str) -> tuple[tuple[int, int], ...]:
+    """The ``(SC, SC_FeatEx)`` cells notebook 04 trains when its ``grid`` is None: the paper's
+    4 x 4 over :data:`SWEEP_VALUES` at ``paper``, the reduced :data:`COURSE_GRID` ({1, 16} x
+    {1, 16}) at ``smoke``, none at ``course``: there the report shows the same four cells over 3
+    seeds from the claims table (``benchmarks/claims.py``) instead of training three more runs of
+    one seed (about 5 of the report's CPU minutes), whose differences lie within the seed spread."""
+    if preset == "paper":
+        return tuple((a, b) for a in SWEEP_VALUES for b in SWEEP_VALUES)
+    return () if preset == "course" else COURSE_GRID
+
+
 def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, preset: str = "course",
                       grid=None, seed: int = 0, overrides: dict | None = None,
                       metric: str = "mean_auc", default_run: str | os.PathLike | None = None,
@@ -44,8 +55,9 @@ def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, prese
     """Seed 000 Table 2: train ``sc_noisy_arcmix`` (FeatEx on) for every ``(SC, SC_FeatEx)``
     cell of ``grid`` into ``out_dir/sc<SC>_fx<SC_FeatEx>`` and return :func:`grid_table`.
 
-    ``grid`` default: the paper's 4 x 4 over :data:`SWEEP_VALUES` for ``preset="paper"``, the
-    reduced :data:`COURSE_GRID` ({1, 16} x {1, 16}, 4 runs) for ``smoke`` and ``course``.
+    ``grid`` default: the paper's 4 x 4 over :data:`SWEEP_VALUES` for ``preset="paper"``, else
+    the reduced :data:`COURSE_GRID` ({1, 16} x {1, 16}, 4 runs); notebook 04 passes
+    :func:`default_grid`.
     ``overrides`` apply to every cell; ``run_kwargs`` go to :func:`asdlab.runs.run_method`
     (``machines``, ``device``, ``cache_dir``, ``force``, ``progress``...). Finished cells are
     reused, so an interrupted sweep resumes. ``default_run``: the run folder of the method with

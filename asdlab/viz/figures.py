@@ -346,14 +346,18 @@ def detection_figure(by_kind: pd.DataFrame, by_severity: pd.DataFrame | None = N
 def grid_heatmaps(grids: dict[str, pd.DataFrame]) -> go.Figure:
     """Seed 000 Table 2 as heatmaps, one panel per metric: ``grids`` maps a panel title to a
     :func:`asdlab.runs.sweeps.grid_table` frame (index SC, columns SC(FeatEx),
-    values in [0, 1], NaN where no run). Cells show the value in percent; each panel has its
-    own color scale (darker = better)."""
+    values in [0, 1], NaN where no run; with a same-shaped frame of sds over seeds in
+    ``attrs["sd"]``, as :func:`asdlab.analysis.claims.claims_grid` gives it, cells read "mean ± sd").
+    Cells show the value in percent; each panel has its own color scale (darker = better)."""
     names = list(grids)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.12)
     for col, name in enumerate(names, start=1):
         g = grids[name]
         z = g.to_numpy(float)
-        text = [["" if np.isnan(v) else f"{100 * v:.1f}" for v in row] for row in z]
+        sd = g.attrs.get("sd")
+        sd = np.full(z.shape, np.nan) if sd is None else sd.reindex(index=g.index, columns=g.columns).to_numpy(float)
+        text = [["" if np.isnan(v) else f"{100 * v:.1f}" + ("" if np.isnan(e) else f" ± {100 * e:.1f}")
+                 for v, e in zip(row, erow)] for row, erow in zip(z, sd)]
         fig.add_trace(go.Heatmap(z=z, x=[str(c) for c in g.columns], y=[str(i) for i in g.index],
                                  text=text, texttemplate="%{text}", colorscale="Blues", showscale=False,
                                  hovertemplate=f"{name}<br>SC %{{y}}, SC(FeatEx) %{{x}}: %{{text}} %<extra></extra>"),
