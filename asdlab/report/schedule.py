@@ -13,16 +13,16 @@ from __future__ import annotations
 from asdlab.report.plan import Task
 
 COURSE_SECONDS: dict[str, float] = {
-    "00_asd_in_one_hour": 285, "02_noisy_arcmix_angles": 800, "03_compare_methods": 21,
-    "04_subclusters": 376, "05_pseudo_labels": 48,
-    "01_method_report-ae_mse": 54, "01_method_report-ae_mahala": 57,
-    "01_method_report-contrastive_ae_cnn": 254, "01_method_report-guided_clustering": 373,
-    "01_method_report-raw_spec": 53, "01_method_report-sc_adacos": 201,
-    "01_method_report-sc_noisy_arcmix": 170, "01_method_report-stgram_arcface": 297,
-    "01_method_report-tastgram_noisy_arcmix": 197,
+    "00_asd_in_one_hour": 31, "02_noisy_arcmix_angles": 792, "03_compare_methods": 18,
+    "04_subclusters": 24, "05_pseudo_labels": 22,
+    "01_method_report-ae_mse": 253, "01_method_report-ae_mahala": 33,
+    "01_method_report-contrastive_ae_cnn": 213, "01_method_report-guided_clustering": 236,
+    "01_method_report-raw_spec": 30, "01_method_report-sc_adacos": 215,
+    "01_method_report-sc_noisy_arcmix": 135, "01_method_report-stgram_arcface": 170,
+    "01_method_report-tastgram_noisy_arcmix": 180,
 }
 """Seconds of each notebook in the `course` report timed on a fresh clone (2 slots, 1 thread
-each; issue 13's stop 10 note). Used only to order the start of notebooks that have not run in
+each; issue 13's stop 13 note, code of ``1cedc12``). Used only to order the start of notebooks that have not run in
 this report folder before; a report folder's own previous durations take precedence."""
 
 DEFAULT_SECONDS = 200.0
