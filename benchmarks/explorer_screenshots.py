@@ -191,7 +191,7 @@ class LabSession:
         page.wait_for_selector(".widget-slider")
         self.wait_idle()
         # at least four figures drawn, the histogram and the sphere among them (a loaded machine
-        # draws them one by one; another figure may stay without traces)
+        # draws them one by one)
         try:
             page.wait_for_function(f"(() => {{ const f = ({FIGURES})(); return f.length >= 4 && f.every(g => g.width > 0)"
                                    " && f.some(g => g.data.some(t => t.name.startsWith('test normal')))"
