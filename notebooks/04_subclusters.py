@@ -113,12 +113,11 @@ elif cells_to_train:
                               default_run=run_dirs["sc_noisy_arcmix"], progress=interactive)
     official = grid_table(cells.attrs["runs"], "official_score")
     display(grid_heatmaps({"mean AUC (Table 2)": cells, "official score": official}))
-elif claims is None or claims_grid(claims) is None:
+elif (measured := None if claims is None else claims_grid(claims)) is None:
     display(Markdown(f"No grid trained at `{preset}` and no measured claims table: " + CLAIMS_HOWTO))
 else:
     display(Markdown(f"From `{claims.attrs['path']}`:"))
-    display(grid_heatmaps({f"official score, mean ± sd over seeds {claims_grid(claims).attrs['seeds']}":
-                           claims_grid(claims)}))
+    display(grid_heatmaps({f"official score, mean ± sd over seeds {measured.attrs['seeds']}": measured}))
 
 # %% [markdown]
 # ## How many sub-clusters are used

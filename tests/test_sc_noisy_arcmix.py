@@ -5,6 +5,7 @@ tests/test_method_contract.py, tests/test_schema.py)."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -92,6 +93,20 @@ def test_sweep_writes_one_run_per_cell_and_returns_the_grid(data, tmp_path):
         assert (cfg["n_sub"], cfg["n_sub_featex"], cfg["featex"]) == (sc, fx, True)
         assert table.loc[sc, fx] == pytest.approx(sweeps.mean_auc(load_run(folder)["metrics"]))
     assert table.attrs["runs"][(1, 2)] == str(tmp_path / "sweep" / "sc1_fx2")
+
+
+@pytest.mark.parametrize("preset, cells", [("paper", 16), ("course", 4), ("smoke", 4)])
+def test_sweep_without_a_grid_trains_the_default_cells(preset, cells, tmp_path, monkeypatch):
+    """paper: the 4 x 4 of Table 2; otherwise {1, 16} x {1, 16} (at course too: the notebook's own
+    default there trains none, but a direct call asks for a grid)."""
+    asked = []
+    monkeypatch.setattr(sweeps, "run_method", lambda name, data, folder, **kw: asked.append(
+        (kw["overrides"]["n_sub"], kw["overrides"]["n_sub_featex"])) or folder)
+    monkeypatch.setattr(sweeps, "grid_table", lambda runs, metric: pd.DataFrame())
+    sweeps.sweep_subclusters(tmp_path / "data", tmp_path / "sweep", preset=preset)
+    assert len(asked) == cells == len(set(asked))
+    assert set(asked) == (set(sweeps.default_grid("paper")) if preset == "paper" else set(scn.COURSE_GRID))
+    assert set(scn.COURSE_GRID) == {(1, 1), (1, 16), (16, 1), (16, 16)}
 
 
 def test_sweep_reads_the_cell_of_the_plain_run_from_that_run(data, smoke_run, tmp_path):

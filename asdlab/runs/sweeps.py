@@ -66,7 +66,7 @@ def sweep_subclusters(data: str | os.PathLike, out_dir: str | os.PathLike, prese
     in ``out_dir``. The returned frame's ``attrs["runs"]`` maps each cell to its folder.
     """
     if grid is None:
-        grid = tuple((a, b) for a in SWEEP_VALUES for b in SWEEP_VALUES) if preset == "paper" else COURSE_GRID
+        grid = default_grid(preset) or COURSE_GRID
     out_dir = Path(out_dir)
     method = get_method(NAME)
     plain = method.params(preset, overrides)
