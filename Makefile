@@ -13,7 +13,12 @@ JOBS     ?= 2
 
 setup: $(STAMP)
 
+# torch with its CUDA libraries fills about 6 GB of the venv, plus pip's temporary downloads: say so
+# before pip fails half-way with "No space left on device".
 $(STAMP): pyproject.toml
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	if [ "$$free" -lt 10 ] && [ ! -d $(VENV)/lib/python3*/site-packages/torch ]; then \
+	echo "warning: $$(pwd) has $$free GB free; the venv needs about 6 GB (torch and its CUDA libraries) plus room for pip's downloads" >&2; fi
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade --quiet pip
 	$(BIN)/pip install --quiet -e '.[dev]'
