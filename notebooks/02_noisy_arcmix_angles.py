@@ -42,7 +42,8 @@
 # `interactive` (False in batch reports: static
 # figures instead of widgets), `methods` (a subset of the five Figure 1 runs),
 # `explorer_run` (the run whose embeddings the explorer trains on) and `claims_csv` (the
-# measured claims table; None = the repository's `docs/claims.csv`).
+# measured claims table; None = the repository's table measured on data of `style`:
+# `docs/claims2020.csv` for `dcase2020`, `docs/claims.csv` for `dcase2024` or a `data_dir`).
 
 # %% tags=["parameters"]
 preset = "course"
@@ -71,7 +72,7 @@ nb.check_params(preset=preset, data_dir=data_dir, style=style, runs_dir=runs_dir
                 interactive=interactive, methods=methods, method=explorer_run)
 info = nb.setup(seed)
 needed = check_figure1_params(methods, explorer_run, preset)
-claims = load_claims(claims_csv)  # None when there is no measured table
+claims = load_claims(claims_csv, style if data_dir is None else "dcase2024")  # None: no measured table
 data = nb.ensure_data(data_dir, preset, seed, style=style)
 runs = nb.resolve_runs(runs_dir, preset, style if data_dir is None else "dcase2024")
 info
@@ -203,8 +204,10 @@ Markdown(paper_ordering_note(angle_summary(toy_tables), what="the toy head"))
 # angles per domain (CE > ArcFace > Noisy-ArcMix, both readings of CE), the angle gap of
 # Noisy-ArcMix vs ArcMix, the ordering of official scores Noisy-ArcMix > ArcMix > ArcFace,
 # TASTgram vs STgram, and each of its methods against the AE and the no-learning `raw_spec`.
-# The table comes from `claims_csv` (default `docs/claims.csv`, whose command line is at the
-# foot of `docs/claims.md`), not from this notebook's runs.
+# The table comes from `claims_csv` (default: `docs/claims2020.csv`, measured on the
+# `dcase2020`-style course data, for `style="dcase2020"`; `docs/claims.csv`, measured on the
+# `dcase2024`-style course data, otherwise; each markdown's foot gives its command line), not
+# from this notebook's runs.
 
 # %%
 Markdown(CLAIMS_HOWTO if claims is None else f"From `{claims.attrs['path']}`:\n\n"

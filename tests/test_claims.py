@@ -285,6 +285,26 @@ def test_load_claims_defaults_to_docs_claims_csv_and_names_a_bad_file(tmp_path, 
     assert "benchmarks/claims.py" in cl.CLAIMS_HOWTO and "docs/claims.csv" in cl.CLAIMS_HOWTO
 
 
+def test_load_claims_default_follows_the_style_of_the_data(tmp_path, monkeypatch):
+    """Notebook 02 on dcase2020-style data reads the table measured there, not the 2024 one."""
+    import asdlab
+
+    monkeypatch.setattr(asdlab, "__file__", str(tmp_path / "asdlab" / "__init__.py"))
+    (tmp_path / "docs").mkdir()
+    for name, paper in (("claims.csv", "2"), ("claims2020.csv", "4")):
+        row = {c: "" for c in cl.COLUMNS} | {"paper": paper, "id": f"seed00{paper}/x", "n_seeds": 0}
+        pd.DataFrame([row], columns=cl.COLUMNS).to_csv(tmp_path / "docs" / name, index=False)
+    assert cl.load_claims(style="dcase2020").attrs["path"] == str(tmp_path / "docs" / "claims2020.csv")
+    assert cl.load_claims(style="dcase2020")["paper"].tolist() == ["004"]
+    assert cl.load_claims(style="dcase2024")["paper"].tolist() == ["002"] == cl.load_claims()["paper"].tolist()
+    assert cl.load_claims(tmp_path / "docs" / "claims.csv", style="dcase2020")["paper"].tolist() == ["002"]
+    (tmp_path / "docs" / "claims2020.csv").unlink()
+    assert cl.load_claims(style="dcase2020") is None
+    with pytest.raises(ConfigError, match=r"^style='dcase2021': no measured claims table of that style; "
+                                          r"use one of dcase2024, dcase2020$"):
+        cl.load_claims(style="dcase2021")
+
+
 # --------------------------------------------------------------------------------------------
 # benchmarks/claims.py end to end (smoke preset, tiny factory data, one claim)
 

@@ -113,10 +113,15 @@ def test_pages_render_in_a_real_browser(report):
 
 
 def test_claims_sections_show_a_table_or_how_to_make_one_and_the_interval(report):
-    shown = "From `" if (Path(cl.__file__).resolve().parents[2] / "docs" / "claims.csv").is_file() else \
-        "No measured claims table"
-    for name in ("02_noisy_arcmix_angles", "03_compare_methods", "04_subclusters", "05_pseudo_labels"):
-        assert shown in (report.out / f"{name}.html").read_text(), name
+    docs = Path(cl.__file__).resolve().parents[2] / "docs"
+    # notebook 02 runs on the dcase2020-style data here and reads the table measured on that style
+    for name, csv in (("02_noisy_arcmix_angles", "claims2020.csv"), ("03_compare_methods", "claims.csv"),
+                      ("04_subclusters", "claims.csv"), ("05_pseudo_labels", "claims.csv")):
+        page = (report.out / f"{name}.html").read_text()
+        if (docs / csv).is_file():
+            assert "From `" in page and f"docs/{csv}" in page, name
+        else:
+            assert "No measured claims table" in page, name
     page = (report.out / "01_method_report-tastgram_noisy_arcmix.html").read_text()
     assert "Official score (hmean of every AUC and pAUC): " in page and " % (jackknife 95 % interval)" in page
 

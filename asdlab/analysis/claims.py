@@ -561,18 +561,28 @@ _TEXT_COLUMNS = ("paper", "id", "claim", "part", "paper_value", "side_a", "side_
                  "note")
 
 
-def load_claims(path: str | os.PathLike | None = None) -> pd.DataFrame | None:
+CLAIMS_FILES = {"dcase2024": "claims.csv", "dcase2020": "claims2020.csv"}
+"""The repository's measured tables in ``docs/``, by the factory style of the data they were
+measured on: every claim on the ``dcase2024``-style course data, seed 004's (Figure 1) again on
+the ``dcase2020``-style course data, the paper's own setting (notebook 02's default)."""
+
+
+def load_claims(path: str | os.PathLike | None = None, style: str = "dcase2024") -> pd.DataFrame | None:
     """The measured claims table (columns :data:`COLUMNS`, as :func:`claims_table` gives it)
     from the CSV ``benchmarks/claims.py`` writes next to its markdown.
 
-    ``path``: that CSV; None = the repository's ``docs/claims.csv``, and then None when it is
-    absent. A given ``path`` that is missing or unreadable, or a CSV without the columns, is a
-    :class:`ConfigError`. Text cells stay text (empty, not NaN; paper ids ``"004"``); the file
-    read is in ``attrs["path"]``."""
+    ``path``: that CSV; None = the repository's table of data of ``style``
+    (:data:`CLAIMS_FILES`: ``docs/claims.csv`` or ``docs/claims2020.csv``), and then None when
+    it is absent. A given ``path`` that is missing or unreadable, or a CSV without the columns,
+    is a :class:`ConfigError`. Text cells stay text (empty, not NaN; paper ids ``"004"``); the
+    file read is in ``attrs["path"]``."""
     if path is None:
         import asdlab
 
-        path = Path(asdlab.__file__).resolve().parents[1] / "docs" / "claims.csv"
+        if style not in CLAIMS_FILES:
+            raise ConfigError(f"style={style!r}: no measured claims table of that style; use one of "
+                              f"{', '.join(CLAIMS_FILES)}")
+        path = Path(asdlab.__file__).resolve().parents[1] / "docs" / CLAIMS_FILES[style]
         if not path.is_file():
             return None
     elif not isinstance(path, (str, os.PathLike)):
