@@ -72,9 +72,10 @@ nb.check_params(preset=preset, data_dir=data_dir, style=style, runs_dir=runs_dir
                 interactive=interactive, methods=methods, method=explorer_run)
 info = nb.setup(seed)
 needed = check_figure1_params(methods, explorer_run, preset)
-claims = load_claims(claims_csv, style if data_dir is None else "dcase2024")  # None: no measured table
+data_style = style if data_dir is None else "dcase2024"  # a given data_dir: runs and claims as for dcase2024
+claims = load_claims(claims_csv, data_style)  # None: no measured table
 data = nb.ensure_data(data_dir, preset, seed, style=style)
-runs = nb.resolve_runs(runs_dir, preset, style if data_dir is None else "dcase2024")
+runs = nb.resolve_runs(runs_dir, preset, data_style)
 info
 
 # %% [markdown]
